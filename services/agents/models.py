@@ -1,0 +1,34 @@
+"""Agents tables: the cases village proxy agents (代办员) collect and carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from shared.events.outbox import utcnow
+
+
+class AgentCase(SQLModel, table=True):
+    __tablename__ = "agent_case"
+
+    case_id: str = Field(primary_key=True, max_length=40)
+    item_code: str = Field(max_length=64)
+    item_name: str
+    item_version: int
+    village_code: str = Field(max_length=12, index=True)
+    current_org: str = Field(max_length=12)
+    status: str = Field(max_length=20, index=True)
+    applicant_name: str
+    applicant_id_number: str = Field(max_length=18)
+    applicant_phone: str | None = None
+    materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    collected_by: str
+    collected_at: datetime = Field(default_factory=utcnow)
+    outcome: str | None = None
+    decision_reason: str | None = None
+    delivered_at: datetime | None = None
+    delivered_by: str | None = None
+    delivery_method: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,124 @@
+"""Agents HTTP API: what a village proxy agent does from the thin mobile client."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.agents import service
+from services.agents.models import AgentCase
+from services.agents.schemas import (
+    AgentCaseCreated,
+    AgentCasePage,
+    AgentCaseRead,
+    AgentCaseStatus,
+    DeliveryIn,
+    HandoffResult,
+)
+from shared import idempotency
+from shared.auth import CurrentPrincipal
+from shared.clock import today_cn
+from shared.db import SessionDep
+from shared.errors import problem_responses
+from shared.params import CaseIdParam
+from shared.schemas import ApplicantMasked, CaseSubmission
+
+router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
+
+
+def _read(case: AgentCase) -> AgentCaseRead:
+    return AgentCaseRead(
+        case_id=case.case_id,
+        item_code=case.item_code,
+        item_name=case.item_name,
+        village_code=case.village_code,
+        current_org=case.current_org,
+        status=AgentCaseStatus(case.status),
+        applicant=ApplicantMasked.of(case.applicant_name, case.applicant_id_number, case.applicant_phone),
+        materials=case.materials,
+        collected_by=case.collected_by,
+        collected_at=case.collected_at,
+        outcome=case.outcome,
+        delivered_at=case.delivered_at,
+    )
+
+
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=AgentCaseCreated,
+    summary="Collect a villager's matter (收件); mints the case number",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def collect_case(
+    body: CaseSubmission,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    idempotency_key: idempotency.IdempotencyKey = None,
+) -> AgentCaseCreated | JSONResponse:
+    endpoint = "POST /api/v1/agents/cases"
+    replayed = idempotency.replay(session, idempotency_key, principal.username, endpoint)
+    if replayed is not None:
+        return replayed
+    case = service.collect_case(session, principal, body, today_cn())
+    result = AgentCaseCreated(
+        case_id=case.case_id, current_org=case.current_org, status=AgentCaseStatus(case.status)
+    )
+    idempotency.remember(session, idempotency_key, principal.username, endpoint, 201, result.model_dump())
+    return result
+
+
+@router.get(
+    "/cases",
+    response_model=AgentCasePage,
+    summary="Cases of the caller's village (or subtree)",
+    responses=problem_responses(401),
+)
+def list_cases(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    status: AgentCaseStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AgentCasePage:
+    cases = service.list_cases(session, principal, status=status, after=cursor, limit=limit + 1)
+    return AgentCasePage(
+        items=[_read(c) for c in cases[:limit]],
+        next_cursor=cases[limit - 1].case_id if len(cases) > limit else None,
+    )
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=AgentCaseRead,
+    summary="One collected case",
+    responses=problem_responses(401, 404, 422),
+)
+def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> AgentCaseRead:
+    return _read(service.get_case(session, principal, case_id))
+
+
+@router.post(
+    "/cases/{case_id}/handoff",
+    response_model=HandoffResult,
+    summary="Hand the case up to the village's town hall",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> HandoffResult:
+    case = service.hand_up(session, principal, case_id)
+    return HandoffResult(case_id=case.case_id, current_org=case.current_org)
+
+
+@router.post(
+    "/cases/{case_id}/deliver",
+    response_model=AgentCaseRead,
+    summary="Record delivery of the decision to the villager (送达)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def deliver(
+    case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep, body: DeliveryIn | None = None
+) -> AgentCaseRead:
+    case = service.deliver(session, principal, case_id, (body or DeliveryIn()).method)
+    return _read(case)

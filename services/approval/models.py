@@ -1,0 +1,29 @@
+"""Approval tables: cases waiting for the deciding level, and their decisions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class ApprovalCase(SQLModel, table=True):
+    __tablename__ = "approval_case"
+
+    case_id: str = Field(primary_key=True, max_length=40)
+    item_code: str = Field(max_length=64)
+    item_name: str
+    origin_org: str = Field(max_length=12, index=True)
+    deciding_org: str = Field(max_length=12, index=True)
+    current_org: str = Field(max_length=12)
+    applicant_name: str
+    status: str = Field(max_length=16, index=True)
+    accepted_at: datetime
+    promised_days: int
+    due: date
+    due_provisional: bool = False
+    outcome: str | None = None
+    reason: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    on_time: bool | None = None

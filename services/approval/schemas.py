@@ -1,0 +1,52 @@
+"""API schemas of the approval service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class ApprovalStatus(StrEnum):
+    pending = "pending"  # accepted, waiting for the deciding level
+    decided = "decided"
+
+
+class Outcome(StrEnum):
+    approved = "approved"
+    rejected = "rejected"
+
+
+class DecisionIn(BaseModel):
+    outcome: Outcome
+    reason: str | None = Field(default=None, max_length=2000, description="Required when rejecting")
+
+    @model_validator(mode="after")
+    def _rejection_needs_reason(self) -> DecisionIn:
+        if self.outcome == Outcome.rejected and not (self.reason or "").strip():
+            raise ValueError("a rejection must give its reason")
+        return self
+
+
+class ApprovalCaseRead(BaseModel):
+    case_id: str
+    item_code: str
+    item_name: str
+    origin_org: str
+    deciding_org: str
+    current_org: str
+    status: ApprovalStatus
+    accepted_at: datetime
+    due: date
+    due_provisional: bool
+    outcome: Outcome | None
+    reason: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    on_time: bool | None
+
+
+class ApprovalCasePage(BaseModel):
+    items: list[ApprovalCaseRead]
+    next_cursor: str | None = None

@@ -1,0 +1,60 @@
+"""Intake tables: cases at the halls' windows, one-time notices (一次性告知单) and receipts (受理凭证)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from shared.events.outbox import utcnow
+
+
+class IntakeCase(SQLModel, table=True):
+    __tablename__ = "intake_case"
+
+    case_id: str = Field(primary_key=True, max_length=40)
+    item_code: str = Field(max_length=64)
+    item_name: str
+    item_version: int
+    origin_org: str = Field(max_length=12, index=True)
+    current_org: str = Field(max_length=12, index=True)
+    channel: str = Field(max_length=16)
+    status: str = Field(max_length=20, index=True)
+    applicant_name: str
+    applicant_id_number: str = Field(max_length=18)
+    applicant_phone: str | None = None
+    materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_officer: str | None = Field(default=None, description="首问负责: the first officer who acted on it")
+    received_at: datetime = Field(default_factory=utcnow)
+    accepted_at: datetime | None = None
+    deciding_org: str | None = Field(default=None, max_length=12)
+    due: date | None = None
+    due_provisional: bool = False
+    outcome: str | None = None
+
+
+class OneTimeNotice(SQLModel, table=True):
+    __tablename__ = "one_time_notice"
+
+    notice_id: str = Field(primary_key=True, max_length=40)
+    case_id: str = Field(index=True, max_length=40)
+    missing: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    issued_by: str
+    issued_at: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None
+
+
+class Receipt(SQLModel, table=True):
+    __tablename__ = "receipt"
+
+    receipt_no: str = Field(primary_key=True, max_length=40)
+    case_id: str = Field(unique=True, max_length=40)
+    item_code: str
+    item_name: str
+    org_code: str = Field(max_length=12)
+    accepted_on: date
+    due: date
+    due_provisional: bool = False
+    officer: str
+    evaluation_code: str = Field(max_length=16)

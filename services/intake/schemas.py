@@ -1,0 +1,90 @@
+"""API schemas of the intake service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from shared.schemas import ApplicantMasked, MaterialIn
+
+
+class IntakeStatus(StrEnum):
+    received = "received"  # 已收件, at a window
+    incomplete = "incomplete"  # 一次性告知 issued, waiting for 补正
+    accepted = "accepted"  # 已受理
+    handed_up = "handed_up"  # only in history: the case moved on to the county
+    decided = "decided"
+
+
+class AcceptIn(BaseModel):
+    materials: list[MaterialIn] = Field(default_factory=list, description="Materials presented now")
+
+
+class ReceiptRead(BaseModel):
+    """受理凭证: written proof of acceptance."""
+
+    receipt_no: str
+    case_id: str
+    item_code: str
+    item_name: str
+    org_code: str
+    accepted_on: date
+    due: date = Field(description="Promised completion date (承诺办结日期), counted in working days")
+    due_provisional: bool = Field(
+        description="True when the holiday calendar of the due year is not yet known"
+    )
+    officer: str
+    evaluation_code: str = Field(description="The applicant rates the service with this code (好差评)")
+
+
+class NoticeRead(BaseModel):
+    """一次性告知单: every missing material, listed at once."""
+
+    notice_id: str
+    case_id: str
+    missing: list[str]
+    issued_by: str
+    issued_at: datetime
+
+
+class AcceptOutcome(BaseModel):
+    outcome: Literal["accepted", "incomplete"]
+    receipt: ReceiptRead | None = None
+    notice: NoticeRead | None = None
+
+
+class IntakeCaseCreated(BaseModel):
+    case_id: str
+    current_org: str
+    status: IntakeStatus
+
+
+class HandoffResult(BaseModel):
+    case_id: str
+    current_org: str
+
+
+class IntakeCaseRead(BaseModel):
+    case_id: str
+    item_code: str
+    item_name: str
+    origin_org: str
+    current_org: str
+    channel: str
+    status: IntakeStatus
+    applicant: ApplicantMasked
+    materials: list[str]
+    first_officer: str | None
+    received_at: datetime
+    accepted_at: datetime | None
+    deciding_org: str | None
+    due: date | None
+    due_provisional: bool
+
+
+class IntakeCasePage(BaseModel):
+    items: list[IntakeCaseRead]
+    next_cursor: str | None = None

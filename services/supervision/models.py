@@ -1,0 +1,54 @@
+"""Supervision read models, built from events alone: case views, timelines, evaluations (好差评)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from shared.events.outbox import utcnow
+
+
+class CaseView(SQLModel, table=True):
+    __tablename__ = "case_view"
+
+    case_id: str = Field(primary_key=True, max_length=40)
+    item_code: str = Field(max_length=64)
+    status: str = Field(max_length=20, index=True)
+    origin_org: str = Field(max_length=12, index=True)
+    current_org: str = Field(max_length=12)
+    orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    received_at: datetime
+    accepted_at: datetime | None = None
+    due: date | None = None
+    due_provisional: bool = False
+    decided_at: datetime | None = None
+    outcome: str | None = None
+    on_time: bool | None = None
+    delivered_at: datetime | None = None
+    evaluation_code: str | None = Field(default=None, max_length=16)
+    rating: int | None = None
+
+
+class TimelineEntry(SQLModel, table=True):
+    __tablename__ = "timeline_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=40)
+    event_id: str = Field(unique=True, max_length=64)
+    type: str = Field(max_length=64)
+    service: str = Field(max_length=32)
+    org_code: str = Field(max_length=12)
+    at: datetime
+
+
+class Evaluation(SQLModel, table=True):
+    __tablename__ = "evaluation"
+
+    case_id: str = Field(primary_key=True, max_length=40)
+    rating: int
+    comment: str | None = None
+    rated_by: str = Field(description="The agent's username, or `applicant` when rated with the receipt code")
+    org_code: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,145 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``) in every Weimin process.
+
+Domain code raises a ``WeiminError`` subclass; one set of handlers renders it, as well as FastAPI's
+validation errors and anything unexpected (a 500 with no stack trace in the body).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "urn:weimin:problem:"
+
+log = logging.getLogger("weimin.errors")
+
+
+class WeiminError(Exception):
+    """Base of every error a client may see; ``slug`` makes the stable problem ``type``."""
+
+    status: int = 500
+    slug: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, slug: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if slug:
+            self.slug = slug
+        self.extra = extra
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class InvalidInput(WeiminError):
+    status, slug, title = 422, "invalid-input", "Invalid input"
+
+
+class Unauthorized(WeiminError):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(WeiminError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(WeiminError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(WeiminError):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class PreconditionFailed(WeiminError):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class ServiceUnavailable(WeiminError):
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem(
+    status: int, title: str, detail: str, slug: str, request: Request | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if request is not None:
+        body["instance"] = request.url.path
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+# Declared on routes (``responses=PROBLEM_RESPONSES``) so the OpenAPI tells clients what errors look like.
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Bad request",
+        401: "No or invalid token",
+        403: "Outside the caller's role or jurisdiction",
+        404: "Not found",
+        409: "Conflicts with the case's current state",
+        412: "Stale If-Match",
+        422: "Invalid input",
+    }
+    return {
+        s: {
+            "description": descriptions.get(s, "Error"),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for s in statuses
+    }
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(WeiminError)
+    async def _weimin_error(request: Request, exc: WeiminError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, exc.slug, request, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+        detail = f"{'.'.join(first['loc'])}: {first['msg']}"
+        return problem(422, "Invalid input", detail, "invalid-input", request, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "An unexpected error occurred; it has been logged.",
+            "internal-error",
+            request,
+        )

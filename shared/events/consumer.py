@@ -1,0 +1,126 @@
+"""Durable JetStream consumers that apply each event once.
+
+The handler's effect and the inbox row commit in one transaction, then the message is acked. A
+redelivered or duplicated event finds its id in the inbox and is acked without a second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from shared.db import session_scope
+from shared.events.envelope import Envelope
+from shared.events.nats_link import NatsLink
+from shared.events.outbox import InboxEvent
+
+log = logging.getLogger("weimin.consumer")
+
+Handler = Callable[[Session, Envelope], None]
+
+
+@dataclass
+class Subscription:
+    """What one service consumes: a durable name, NATS subjects, and a handler per event type."""
+
+    durable: str
+    handlers: dict[str, Handler]  # NATS subject (exact, e.g. weimin.intake.case.accepted) -> handler
+    catch_all: Handler | None = None  # with subjects=["weimin.>"]: every event goes here
+    subjects: list[str] | None = None
+
+    def filter_subjects(self) -> list[str]:
+        return self.subjects or sorted(self.handlers)
+
+    def handler_for(self, subject: str) -> Handler | None:
+        return self.handlers.get(subject) or self.catch_all
+
+
+def apply_once(engine: Engine, subscription: Subscription, subject: str, body: bytes) -> bool:
+    """Apply one message; True when it may be acked (applied now, before, or unreadable)."""
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError:
+        log.error("dropping unreadable event on %s", subject)
+        return True
+    handler = subscription.handler_for(subject)
+    if handler is None:
+        return True
+    try:
+        with session_scope(engine) as session:
+            if session.get(InboxEvent, (subscription.durable, envelope.id)) is not None:
+                return True
+            handler(session, envelope)
+            session.add(InboxEvent(consumer=subscription.durable, event_id=envelope.id, type=envelope.type))
+    except IntegrityError:
+        # Another replica applied it in the meantime (the inbox key is taken): already applied.
+        return True
+    except Exception:  # noqa: BLE001
+        log.exception("applying %s %s failed; it will be redelivered", envelope.type, envelope.id)
+        return False
+    return True
+
+
+class EventConsumer:
+    def __init__(self, engine: Engine, link: NatsLink, subscription: Subscription, batch: int = 100):
+        self.engine = engine
+        self.link = link
+        self.subscription = subscription
+        self.batch = batch
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"consumer-{self.subscription.durable}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+
+    async def _subscribe(self):  # type: ignore[no-untyped-def]
+        js = await self.link.jetstream()
+        config = ConsumerConfig(
+            durable_name=self.subscription.durable,
+            filter_subjects=self.subscription.filter_subjects(),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30,
+            max_ack_pending=1000,
+        )
+        await js.add_consumer(self.link.stream, config)
+        return await js.pull_subscribe_bind(durable=self.subscription.durable, stream=self.link.stream)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                pull = await self._subscribe()
+                while True:
+                    try:
+                        messages: list[Msg] = await pull.fetch(self.batch, timeout=1)
+                    except (NatsTimeout, TimeoutError):
+                        continue
+                    for msg in messages:
+                        ok = await asyncio.to_thread(
+                            apply_once, self.engine, self.subscription, msg.subject, msg.data
+                        )
+                        if ok:
+                            await msg.ack()
+                        else:
+                            await msg.nak(delay=2)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - NATS gone or consumer lost: subscribe again
+                log.warning("consumer %s interrupted (%r); resubscribing", self.subscription.durable, exc)
+                await asyncio.sleep(1)

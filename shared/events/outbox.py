@@ -1,0 +1,70 @@
+"""The transactional outbox and the consumers' inbox, tables every service keeps in its own database.
+
+``emit`` writes the event in the caller's transaction: the state change and its event commit
+together or not at all. The relay publishes later; the inbox records what a consumer has applied.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+from sqlmodel import Field, Session, SQLModel
+
+from shared.events.envelope import Envelope
+from shared.events.types import EventType, Payload
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    nats_subject: str = Field(max_length=200)
+    envelope: str
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+class InboxEvent(SQLModel, table=True):
+    __tablename__ = "inbox"
+
+    consumer: str = Field(primary_key=True, max_length=64)
+    event_id: str = Field(primary_key=True, max_length=64)
+    type: str = Field(max_length=100)
+    applied_at: datetime = Field(default_factory=utcnow)
+
+
+OUTBOX_TABLES = [OutboxEvent.__table__, InboxEvent.__table__]  # type: ignore[attr-defined]
+
+
+def emit(
+    session: Session, *, source: str, type: EventType | str, subject: str | None, data: BaseModel | dict
+) -> Envelope:
+    """Write an event into the outbox in the session's transaction (never publishes directly)."""
+    if isinstance(data, BaseModel):
+        payload = data.model_dump(mode="json")
+        version = data.version if isinstance(data, Payload) else 1
+    else:
+        payload, version = dict(data), 1
+    envelope = Envelope(
+        source=source,
+        type=str(type),
+        subject=subject,
+        dataschema=f"urn:weimin:event:{type}:v{version}",
+        data=payload,
+    )
+    session.add(
+        OutboxEvent(
+            event_id=envelope.id,
+            nats_subject=envelope.nats_subject,
+            envelope=envelope.model_dump_json(),
+            created_at=envelope.time,
+        )
+    )
+    session.info["outbox_written"] = True
+    return envelope

@@ -1,0 +1,85 @@
+"""A service's local copy of the published catalogue, kept from ``item.published`` events.
+
+Intake, agents and approval read items from here, so they keep working while the catalogue
+service is down; they never call it on a case's path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, Session, SQLModel
+
+from shared.errors import InvalidInput
+from shared.events.envelope import Envelope
+from shared.events.outbox import utcnow
+from shared.events.types import ItemPublishedV1, ItemRetiredV1, MaterialRef
+
+
+class ItemCopy(SQLModel, table=True):
+    __tablename__ = "item_copy"
+
+    item_code: str = Field(primary_key=True, max_length=64)
+    version_no: int
+    name: str
+    deciding_level: str = Field(max_length=16)
+    agent_may_take: bool = False
+    immediate: bool = False
+    promised_days: int = 0
+    legal_days: int = 0
+    materials: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    retired: bool = False
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    def material_refs(self) -> list[MaterialRef]:
+        return [MaterialRef.model_validate(m) for m in self.materials]
+
+    def required_materials(self) -> list[str]:
+        return [m.name for m in self.material_refs() if m.required]
+
+
+def apply_item_published(session: Session, envelope: Envelope) -> None:
+    payload = ItemPublishedV1.model_validate(envelope.data)
+    copy = session.get(ItemCopy, payload.item_code)
+    if copy is not None and copy.version_no > payload.version_no:
+        return  # an older version arriving late never overwrites a newer one
+    copy = copy or ItemCopy(
+        item_code=payload.item_code,
+        version_no=payload.version_no,
+        name=payload.name,
+        deciding_level=payload.deciding_level,
+    )
+    copy.version_no = payload.version_no
+    copy.name = payload.name
+    copy.deciding_level = payload.deciding_level
+    copy.agent_may_take = payload.agent_may_take
+    copy.immediate = payload.immediate
+    copy.promised_days = payload.promised_days
+    copy.legal_days = payload.legal_days
+    copy.materials = [m.model_dump() for m in payload.materials]
+    copy.retired = False
+    copy.updated_at = utcnow()
+    session.add(copy)
+
+
+def apply_item_retired(session: Session, envelope: Envelope) -> None:
+    payload = ItemRetiredV1.model_validate(envelope.data)
+    copy = session.get(ItemCopy, payload.item_code)
+    if copy is not None and copy.version_no <= payload.version_no:
+        copy.retired = True
+        session.add(copy)
+
+
+ITEM_COPY_HANDLERS = {
+    "weimin.catalogue.item.published": apply_item_published,
+    "weimin.catalogue.item.retired": apply_item_retired,
+}
+
+
+def published_item(session: Session, item_code: str) -> ItemCopy:
+    """The item as last published; an unknown or retired item is a 422 for the caller."""
+    copy = session.get(ItemCopy, item_code)
+    if copy is None or copy.retired:
+        raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
+    return copy

@@ -1,0 +1,30 @@
+"""Path parameters validated at the boundary, shared by every service's routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from shared.case_numbers import CASE_NUMBER_PATTERN, InvalidCaseNumber, parse_case_number
+from shared.errors import InvalidInput
+
+
+def _case_id(
+    case_id: Annotated[
+        str,
+        Path(
+            description="办件编号: `{org_code}-{YYYYMMDD}-{seq}-{check}`",
+            examples=["371424100201-20261121-000001-5"],
+        ),
+    ],
+) -> str:
+    try:
+        parse_case_number(case_id)
+    except InvalidCaseNumber as exc:
+        raise InvalidInput(f"Malformed case number: {exc}", slug="malformed-case-number") from exc
+    return case_id
+
+
+CaseIdParam = Annotated[str, Depends(_case_id)]
+__all__ = ["CASE_NUMBER_PATTERN", "CaseIdParam"]

@@ -1,0 +1,104 @@
+"""The one way a Weimin service app is assembled: lifespan, errors, request ids, health.
+
+Each service's ``main.py`` names its tables, routers and subscription; the lifespan opens and
+closes everything: the engine, the NATS link, the outbox relay and the consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import Table, event, text
+from sqlmodel import Session
+
+from shared.db import create_tables, make_engine
+from shared.errors import install_error_handlers
+from shared.events.consumer import EventConsumer, Subscription
+from shared.events.nats_link import NatsLink
+from shared.events.outbox import OUTBOX_TABLES
+from shared.events.relay import OutboxRelay
+from shared.middleware import RequestIdMiddleware
+from shared.settings import get_settings
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("nats").setLevel(logging.CRITICAL)
+
+
+def create_service_app(
+    name: str,
+    *,
+    title: str,
+    description: str,
+    tables: Sequence[Any],
+    routers: Sequence[APIRouter],
+    subscription: Subscription | None = None,
+    on_startup: Any = None,
+) -> FastAPI:
+    configure_logging()
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(name, settings)
+        all_tables: list[Table] = [t.__table__ if hasattr(t, "__table__") else t for t in tables]
+        create_tables(engine, [*all_tables, *OUTBOX_TABLES])
+        link = NatsLink(settings.nats_url, settings.nats_stream, name=f"weimin-{name}")
+        relay = OutboxRelay(
+            engine, link, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
+        )
+
+        @event.listens_for(Session, "after_commit")
+        def _wake_relay(session: Session) -> None:
+            if session.info.pop("outbox_written", False) and session.bind is engine:
+                relay.notify()
+
+        app.state.engine, app.state.nats, app.state.relay = engine, link, relay
+        link.start()
+        relay.start()
+        consumer = EventConsumer(engine, link, subscription) if subscription else None
+        if consumer:
+            consumer.start()
+        if on_startup is not None:
+            on_startup(app)
+        try:
+            yield
+        finally:
+            event.remove(Session, "after_commit", _wake_relay)
+            if consumer:
+                await consumer.stop()
+            await relay.stop()
+            await link.close()
+            engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"], summary="200 when the database and NATS answer")
+    def healthz() -> JSONResponse:
+        checks = {"database": _database_ok(app), "nats": bool(app.state.nats.is_connected)}
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse(
+            {"service": name, "status": "ok" if status == 200 else "degraded", "checks": checks},
+            status_code=status,
+        )
+
+    return app
+
+
+def _database_ok(app: FastAPI) -> bool:
+    try:
+        with app.state.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
