@@ -153,7 +153,7 @@ DEMO_PASSWORD = "demo"  # noqa: S105 - the demo county only; the loader refuses 
 
 
 def accounts() -> list[dict]:
-    """Every demo account: agents per village, clerks and approvers per town and the county, one supervisor."""
+    """Every demo account: agents per village, clerks and approvers per hall, one supervisor."""
     rows: list[dict] = [
         {"username": "admin", "roles": ["admin"], "org_code": COUNTY, "display_name": "管理员"}
     ]

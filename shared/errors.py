@@ -6,7 +6,6 @@ validation errors and anything unexpected (a 500 with no stack trace in the body
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,8 +15,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "urn:weimin:problem:"
-
-log = logging.getLogger("weimin.errors")
 
 
 class WeiminError(Exception):
@@ -133,13 +130,4 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, request)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            500,
-            "Internal error",
-            "An unexpected error occurred; it has been logged.",
-            "internal-error",
-            request,
-        )
+    # Anything unexpected becomes a problem+json 500 in RequestIdMiddleware, which wraps the whole app.

