@@ -77,9 +77,12 @@ ITEM_COPY_HANDLERS = {
 }
 
 
-def published_item(session: Session, item_code: str) -> ItemCopy:
-    """The item as last published; an unknown or retired item is a 422 for the caller."""
+def published_item(session: Session, item_code: str, *, allow_retired: bool = False) -> ItemCopy:
+    """The item as last published; unknown (or retired, for new cases) is a 422 for the caller.
+
+    ``allow_retired`` serves cases already received: retiring an item never strands a running case.
+    """
     copy = session.get(ItemCopy, item_code)
-    if copy is None or copy.retired:
+    if copy is None or (copy.retired and not allow_retired):
         raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
     return copy

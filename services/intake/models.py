@@ -17,6 +17,10 @@ class IntakeCase(SQLModel, table=True):
     item_code: str = Field(max_length=64)
     item_name: str
     item_version: int
+    # The item as it stood when the case was received: a later version never alters a running case.
+    required_materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    deciding_level: str = Field(default="town", max_length=16)
+    promised_days: int = 0
     origin_org: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12, index=True)
     channel: str = Field(max_length=16)

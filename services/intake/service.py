@@ -13,7 +13,6 @@ from services.intake.models import IntakeCase, OneTimeNotice, Receipt
 from services.intake.schemas import IntakeStatus
 from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
-from shared.clock import local_date
 from shared.divisions import Level, ancestor_at, level_of, prefix_of
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events import EventType, emit
@@ -66,6 +65,9 @@ def receive_walk_in(
         item_code=item.item_code,
         item_name=item.name,
         item_version=item.version_no,
+        required_materials=item.required_materials(),
+        deciding_level=item.deciding_level,
+        promised_days=item.promised_days,
         origin_org=principal.org_code,
         current_org=principal.org_code,
         channel="walk_in",
@@ -86,12 +88,16 @@ def receive_handoff(session: Session, payload: CaseHandedUpV1) -> IntakeCase | N
     """A case handed up from a village station arrives at the town hall with its case number."""
     if session.get(IntakeCase, payload.case_id) is not None:
         return None
-    item = published_item(session, payload.item_code)
+    # The agent took it while the item was live: a retirement since then does not strand the case.
+    item = published_item(session, payload.item_code, allow_retired=True)
     case = IntakeCase(
         case_id=payload.case_id,
         item_code=item.item_code,
         item_name=item.name,
         item_version=item.version_no,
+        required_materials=item.required_materials(),
+        deciding_level=item.deciding_level,
+        promised_days=item.promised_days,
         origin_org=payload.origin_org,
         current_org=payload.to_org,
         channel="handoff",
@@ -161,9 +167,8 @@ def accept(
         raise Conflict(
             f"Case {case_id} is {case.status}; it cannot be accepted again", slug="case-not-pending"
         )
-    item = published_item(session, case.item_code)
     case.materials = sorted(set(case.materials) | set(presented))
-    missing = [name for name in item.required_materials() if name not in case.materials]
+    missing = [name for name in case.required_materials if name not in case.materials]
     notice = open_notice(session, case_id)
     if missing:
         if notice is None:
@@ -195,7 +200,7 @@ def accept(
     if notice is not None:
         notice.resolved_at = utcnow()
         session.add(notice)
-    return _accept_complete(session, principal, case, item.deciding_level, item.promised_days, today), None
+    return _accept_complete(session, principal, case, today), None
 
 
 def _deciding_org(current_org: str, deciding_level: str) -> str:
@@ -206,16 +211,11 @@ def _deciding_org(current_org: str, deciding_level: str) -> str:
     return ancestor_at(current_org, level)
 
 
-def _accept_complete(
-    session: Session,
-    principal: Principal,
-    case: IntakeCase,
-    deciding_level: str,
-    promised_days: int,
-    today: date,
-) -> Receipt:
+def _accept_complete(session: Session, principal: Principal, case: IntakeCase, today: date) -> Receipt:
+    # The promised date counts from the acceptance date printed on the receipt (the day after it is day 1).
+    deciding_level, promised_days = case.deciding_level, case.promised_days
     now = utcnow()
-    deadline = add_working_days(local_date(now), promised_days)
+    deadline = add_working_days(today, promised_days)
     case.status, case.accepted_at = IntakeStatus.accepted, now
     case.deciding_org = _deciding_org(case.current_org, deciding_level)
     case.due, case.due_provisional = deadline.due, deadline.provisional

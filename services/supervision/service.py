@@ -22,6 +22,15 @@ from shared.events.types import CaseEvaluatedV1
 SOURCE = "supervision"
 BAD_RATINGS = (1, 2)  # 不满意, 非常不满意
 
+# Status only moves forward: an accepted case handed up (handed_up, then received at the county) is
+# still accepted, and a late or redelivered event never winds a delivered case back.
+_STATUS_RANK = {
+    s: i
+    for i, s in enumerate(
+        ["collected", "handed_up", "received", "incomplete", "accepted", "decided", "delivered"]
+    )
+}
+
 _STATUS_BY_TYPE = {
     EventType.case_collected: "collected",
     EventType.case_handed_up: "handed_up",
@@ -61,6 +70,11 @@ def record_event(session: Session, envelope: Envelope) -> None:
             orgs=[origin],
             received_at=envelope.time,
         )
+    if envelope.data.get("origin_org") or envelope.type == EventType.case_collected:
+        # Events may arrive out of order: the origin is whatever an event that knows it says.
+        view.origin_org = envelope.data.get("origin_org") or org_code
+        if view.origin_org not in view.orgs:
+            view.orgs = [view.origin_org, *view.orgs]
     _apply(view, envelope)
     if org_code not in view.orgs:
         view.orgs = [*view.orgs, org_code]
@@ -69,8 +83,10 @@ def record_event(session: Session, envelope: Envelope) -> None:
 
 def _apply(view: CaseView, envelope: Envelope) -> None:
     data, kind = envelope.data, envelope.type
-    if kind in _STATUS_BY_TYPE and view.status not in ("decided", "delivered"):
-        view.status = _STATUS_BY_TYPE[EventType(kind)]
+    if kind in _STATUS_BY_TYPE:
+        status = _STATUS_BY_TYPE[EventType(kind)]
+        if _STATUS_RANK[status] > _STATUS_RANK.get(view.status, -1):
+            view.status = status
     if kind == EventType.case_handed_up:
         view.current_org = data["to_org"]
     elif kind in (EventType.case_received, EventType.case_collected):
@@ -81,10 +97,10 @@ def _apply(view: CaseView, envelope: Envelope) -> None:
         view.due_provisional = bool(data.get("due_provisional"))
         view.evaluation_code = data.get("evaluation_code")
     elif kind == EventType.case_decided:
-        view.status, view.decided_at = "decided", envelope.time
+        view.decided_at = envelope.time
         view.outcome, view.on_time = data.get("outcome"), data.get("on_time")
     elif kind == EventType.case_delivered:
-        view.status, view.delivered_at = "delivered", envelope.time
+        view.delivered_at, view.current_org = envelope.time, data["org_code"]
     elif kind == EventType.case_evaluated:
         view.rating = data.get("rating")
 
