@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
-from deploy.launcher import Network
 from deploy.demo import load_demo
+from deploy.launcher import Network
 from shared.settings import Settings
 from tests.support import free_port, free_port_block
 
@@ -71,8 +71,10 @@ def gateway_overhead() -> dict:
             load_demo(Settings(var_dir=network.var_dir), network.gateway_url)
             items = httpx.get(f"{network.gateway_url}/api/v1/catalogue/items").json()["items"]
             item_path = f"/api/v1/catalogue/items/{items[0]['item_code']}"
-            token = httpx.post(f"{network.gateway_url}/api/v1/auth/token", data={
-                "grant_type": "password", "username": "supervisor-371424000000", "password": "demo"}).json()
+            token = httpx.post(
+                f"{network.gateway_url}/api/v1/auth/token",
+                data={"grant_type": "password", "username": "supervisor-371424000000", "password": "demo"},
+            ).json()
             auth = {"Authorization": f"Bearer {token['access_token']}"}
             stats_path = "/api/v1/supervision/stats?org_code=371424000000"
             figures = {}
@@ -94,8 +96,13 @@ def gateway_overhead() -> dict:
 
 def main() -> int:
     RESULTS.mkdir(exist_ok=True)
-    meta = {"python": sys.version.split()[0], "machine": platform.machine(), "concurrency": CONCURRENCY,
-            "seconds_per_run": SECONDS, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    meta = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "concurrency": CONCURRENCY,
+        "seconds_per_run": SECONDS,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     print("Gateway overhead (64 clients, one worker per process):", flush=True)
     result = {"meta": meta, "figures": gateway_overhead()}
     (RESULTS / "gateway.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

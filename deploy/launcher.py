@@ -247,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
             except DemoRefused as exc:
                 print(f"Demo county not loaded: {exc}", flush=True)
             except Exception as exc:  # noqa: BLE001 - say what failed, then stop what we started
-                print(f"Loading the demo county failed: {exc!r}. Logs: {network.var_dir / 'logs'}", flush=True)
+                print(
+                    f"Loading the demo county failed: {exc!r}. Logs: {network.var_dir / 'logs'}", flush=True
+                )
                 return 1
         print(banner(network), flush=True)
         while True:

@@ -177,8 +177,10 @@ def test_walk_in_decided_by_the_town_is_rated_by_the_applicant_with_the_receipt_
     anonymous = network.client()
     item = find_item(clerk, "临时救助", TOWN)
     required = [{"name": m["name"]} for m in item["materials"] if m["required"]]
-    received = clerk.post("/api/v1/intake/cases", json={"item_code": item["item_code"], "applicant": villager("789"),
-                                                         "materials": required})
+    received = clerk.post(
+        "/api/v1/intake/cases",
+        json={"item_code": item["item_code"], "applicant": villager("789"), "materials": required},
+    )
     assert received.status_code == 201, received.text
     case_id = received.json()["case_id"]
     assert parse_case_number(case_id).org_code == TOWN, "a walk-in's number is minted at the hall"
@@ -187,15 +189,32 @@ def test_walk_in_decided_by_the_town_is_rated_by_the_applicant_with_the_receipt_
     code = accepted["receipt"]["evaluation_code"]
     assert_problem(clerk.post(f"/api/v1/intake/cases/{case_id}/handoff"), 409)  # the town decides this one
     eventually(lambda: approver.get(f"/api/v1/approval/cases/{case_id}").status_code == 200, what="approval")
-    assert approver.post(f"/api/v1/approval/cases/{case_id}/decision",
-                         json={"outcome": "rejected"}).status_code == 422, "a refusal needs its reasons"
-    assert approver.post(f"/api/v1/approval/cases/{case_id}/decision",
-                         json={"outcome": "rejected", "reason": "不符合临时救助条件"}).status_code == 200
-    eventually(lambda: anonymous.post("/api/v1/supervision/evaluations",
-                                      json={"case_id": case_id, "rating": 2, "evaluation_code": "WRONG"}
-                                      ).status_code == 404, what="decision reaching supervision")
-    rated = anonymous.post("/api/v1/supervision/evaluations",
-                           json={"case_id": case_id, "rating": 2, "evaluation_code": code})
+    assert (
+        approver.post(f"/api/v1/approval/cases/{case_id}/decision", json={"outcome": "rejected"}).status_code
+        == 422
+    ), "a refusal needs its reasons"
+    assert (
+        approver.post(
+            f"/api/v1/approval/cases/{case_id}/decision",
+            json={"outcome": "rejected", "reason": "不符合临时救助条件"},
+        ).status_code
+        == 200
+    )
+    eventually(
+        lambda: (
+            anonymous.post(
+                "/api/v1/supervision/evaluations",
+                json={"case_id": case_id, "rating": 2, "evaluation_code": "WRONG"},
+            ).status_code
+            == 404
+        ),
+        what="decision reaching supervision",
+    )
+    rated = anonymous.post(
+        "/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 2, "evaluation_code": code}
+    )
     assert rated.status_code == 201, rated.text
     assert rated.json()["rated_by"] == "applicant"
-    assert_problem(anonymous.post("/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 5}), 401)
+    assert_problem(
+        anonymous.post("/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 5}), 401
+    )
