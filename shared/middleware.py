@@ -9,6 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.tracing import current_traceparent, valid_traceparent
+
 REQUEST_ID_HEADER = b"x-request-id"
 log = logging.getLogger("weimin.errors")
 
@@ -33,10 +35,13 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = b""
+        traceparent: str | None = None
         for name, value in scope.get("headers", ()):
             if name == REQUEST_ID_HEADER:
                 request_id = value
-                break
+            elif name == b"traceparent":
+                traceparent = valid_traceparent(value.decode("latin-1"))
+        current_traceparent.set(traceparent)
         if not request_id or len(request_id) > 128 or not request_id.isascii():
             request_id = uuid.uuid4().hex.encode()
             scope["headers"] = [*scope.get("headers", ()), (REQUEST_ID_HEADER, request_id)]

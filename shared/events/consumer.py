@@ -23,6 +23,7 @@ from shared.db import session_scope
 from shared.events.envelope import Envelope
 from shared.events.nats_link import NatsLink
 from shared.events.outbox import InboxEvent
+from shared.tracing import current_traceparent, valid_traceparent
 
 log = logging.getLogger("weimin.consumer")
 
@@ -55,6 +56,8 @@ def apply_once(engine: Engine, subscription: Subscription, subject: str, body: b
     handler = subscription.handler_for(subject)
     if handler is None:
         return True
+    # Events this one causes continue its trace.
+    current_traceparent.set(valid_traceparent(envelope.traceparent))
     try:
         with session_scope(engine) as session:
             if session.get(InboxEvent, (subscription.durable, envelope.id)) is not None:

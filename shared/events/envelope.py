@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-
-def new_traceparent() -> str:
-    """A fresh W3C traceparent, used when no trace is active (the event starts one)."""
-    return f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+from shared.tracing import child_traceparent
 
 
 class Envelope(BaseModel):
@@ -24,7 +20,7 @@ class Envelope(BaseModel):
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: Literal["application/json"] = "application/json"
     dataschema: str | None = None
-    traceparent: str = Field(default_factory=new_traceparent)
+    traceparent: str = Field(default_factory=child_traceparent)
     data: dict[str, Any] = Field(default_factory=dict)
 
     @property

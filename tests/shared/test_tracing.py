@@ -1,0 +1,44 @@
+"""One case's chain of events shares one W3C trace: request → event → consumer → next event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlmodel import Session, create_engine, select
+
+from shared.db import create_tables
+from shared.events import Envelope, OutboxEvent, emit
+from shared.events.consumer import Subscription, apply_once
+from shared.events.outbox import OUTBOX_TABLES
+from shared.tracing import current_traceparent
+
+INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_events_continue_the_callers_trace() -> None:
+    token = current_traceparent.set(INCOMING)
+    try:
+        envelope = Envelope(source="intake", type="case.accepted")
+    finally:
+        current_traceparent.reset(token)
+    assert envelope.traceparent[3:35] == INCOMING[3:35]
+    assert envelope.traceparent != INCOMING, "each event is a span of its own"
+    assert Envelope(source="intake", type="case.accepted").traceparent[3:35] != INCOMING[3:35]
+
+
+def test_events_a_consumer_causes_continue_the_consumed_events_trace(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'svc.db'}")
+    create_tables(engine, OUTBOX_TABLES)
+
+    def react(session: Session, envelope: Envelope) -> None:
+        emit(session, source="approval", type="case.decided", subject=envelope.subject, data={})
+
+    incoming = Envelope(source="intake", type="case.accepted", subject="C", traceparent=INCOMING)
+    subscription = Subscription(durable="approval", handlers={"weimin.intake.case.accepted": react})
+    assert apply_once(
+        engine, subscription, "weimin.intake.case.accepted", incoming.model_dump_json().encode()
+    )
+    with Session(engine) as session:
+        caused = json.loads(session.exec(select(OutboxEvent)).one().envelope)
+    assert caused["traceparent"][3:35] == INCOMING[3:35]
