@@ -218,3 +218,15 @@ def test_walk_in_decided_by_the_town_is_rated_by_the_applicant_with_the_receipt_
     assert_problem(
         anonymous.post("/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 5}), 401
     )
+
+
+def test_repeated_write_with_the_same_idempotency_key_creates_one_case(network: RunningNetwork) -> None:
+    agent = network.client(f"agent-{VILLAGE}")
+    item = find_item(agent, "临时救助", VILLAGE)
+    body = {"item_code": item["item_code"], "applicant": villager("321"), "materials": []}
+    headers = {"Idempotency-Key": "retry-after-timeout-1"}
+    first = agent.post("/api/v1/agents/cases", json=body, headers=headers)
+    again = agent.post("/api/v1/agents/cases", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["case_id"] == again.json()["case_id"]
+    assert agent.post("/api/v1/agents/cases", json=body).json()["case_id"] != first.json()["case_id"]
