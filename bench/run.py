@@ -77,7 +77,7 @@ def gateway_overhead() -> dict:
             ).json()
             auth = {"Authorization": f"Bearer {token['access_token']}"}
             stats_path = "/api/v1/supervision/stats?org_code=371424000000"
-            figures = {}
+            figures: dict[str, dict | float | None] = {}
             for name, base, path, headers in [
                 ("public_item_direct", network.url("catalogue"), item_path, {}),
                 ("public_item_via_gateway", network.gateway_url, item_path, {}),
@@ -87,7 +87,8 @@ def gateway_overhead() -> dict:
                 figures[name] = asyncio.run(_load(base + path, headers))
                 print(f"  {name:<26} {figures[name]}", flush=True)
             for kind in ("public_item", "auth_stats"):
-                direct, via = figures[f"{kind}_direct"]["rps"], figures[f"{kind}_via_gateway"]["rps"]
+                direct = figures[f"{kind}_direct"]["rps"]  # type: ignore[index]
+                via = figures[f"{kind}_via_gateway"]["rps"]  # type: ignore[index]
                 figures[f"{kind}_gateway_share_of_direct"] = round(via / direct, 3) if direct else None
             return figures
         finally:
