@@ -1,13 +1,27 @@
-"""The catalogue service: org tree, service items, and their publication events."""
+"""The catalogue service: the org tree, the county's versioned service items and directories,
+their public guides, spreadsheet import/export, and the events that publish them."""
 
-from services.catalogue.models import Item, Org
-from services.catalogue.routes import router
+from fastapi import FastAPI
+
+from services.catalogue.imports import fail_interrupted_jobs
+from services.catalogue.models import TABLES
+from services.catalogue.routes import routers
 from shared.service_app import create_service_app
+
+
+def _on_startup(app: FastAPI) -> None:
+    fail_interrupted_jobs(app.state.engine)
+
 
 app = create_service_app(
     "catalogue",
     title="Weimin catalogue",
-    description="The org directory and the county's service-item catalogue (事项目录). Public reads.",
-    tables=[Org, Item],
-    routers=[router],
+    description=(
+        "The org directory and the county's service-item catalogue (事项目录): items with the GB/T 39046 "
+        "attributes, versions (draft → published → retired), the towns' and villages' directories, "
+        "guides (办事指南), and spreadsheet import/export. Reads are public (政务公开)."
+    ),
+    tables=TABLES,
+    routers=routers,
+    on_startup=_on_startup,
 )

@@ -41,6 +41,9 @@ class ApplicantData(BaseModel):
 class MaterialRef(BaseModel):
     name: str
     required: bool = True
+    originals: int = Field(default=1, description="原件份数")
+    copies: int = Field(default=0, description="复印件份数")
+    notes: str | None = None
 
 
 class ItemPublishedV1(Payload):
@@ -53,11 +56,51 @@ class ItemPublishedV1(Payload):
     promised_days: int = 0
     legal_days: int = 0
     materials: list[MaterialRef] = Field(default_factory=list)
+    # Added by the versioned catalogue (consumers that predate them ignore them):
+    item_type: str = Field(default="20", description="GB/T 39046 事项类型 code, e.g. 05 行政给付")
+    basic_code: str | None = Field(default=None, description="基本编码")
+    implementation_code: str | None = Field(default=None, description="实施编码")
+    exercising_level: str | None = Field(default=None, description="GB/T 39046 行使层级 code, 4 县 … 6 村")
+    implementing_body: str | None = None
+    owner_org: str | None = Field(default=None, description="The unit whose admins maintain the item")
+    fee_required: bool = False
+    co_departments: list[str] = Field(default_factory=list, description="联办机构 (parallel approval)")
+    result_name: str | None = None
+    max_visits: int | None = Field(default=None, description="到办事现场次数")
+    supersedes: int | None = Field(default=None, description="The version this one replaces, if any")
+    published_at: datetime | None = None
 
 
 class ItemRetiredV1(Payload):
     item_code: str
     version_no: int
+    name: str | None = None
+    reason: str | None = None
+    retired_at: datetime | None = None
+
+
+class DirectoryEntryRef(BaseModel):
+    item_code: str
+    served: bool = True
+    handled_at: str | None = Field(default=None, description="`town`, `county` or `city`")
+    handled_by_org: str | None = None
+
+
+class UnitOverrideRef(DirectoryEntryRef):
+    org_code: str
+    action: str = Field(description="`add` or `withhold`")
+
+
+class DirectoryPublishedV1(Payload):
+    """A county's directory for one level (《乡镇/村(社区)为民服务事项目录》), complete, as published."""
+
+    county_code: str
+    level: str = Field(description="`town` or `village`")
+    version_no: int
+    title: str
+    entries: list[DirectoryEntryRef]
+    overrides: list[UnitOverrideRef] = Field(default_factory=list)
+    published_at: datetime
 
 
 class CaseEvent(Payload):

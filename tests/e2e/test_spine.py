@@ -200,16 +200,15 @@ def test_walk_in_decided_by_the_town_is_rated_by_the_applicant_with_the_receipt_
         ).status_code
         == 200
     )
+    supervisor = network.client(f"supervisor-{COUNTY}")
     eventually(
-        lambda: (
-            anonymous.post(
-                "/api/v1/supervision/evaluations",
-                json={"case_id": case_id, "rating": 2, "evaluation_code": "WRONG"},
-            ).status_code
-            == 404
-        ),
+        lambda: supervisor.get(f"/api/v1/cases/{case_id}").json()["status"] == "decided",
         what="decision reaching supervision",
     )
+    wrong = anonymous.post(
+        "/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 2, "evaluation_code": "WRONG"}
+    )
+    assert_problem(wrong, 404)
     rated = anonymous.post(
         "/api/v1/supervision/evaluations", json={"case_id": case_id, "rating": 2, "evaluation_code": code}
     )

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from services.catalogue import service as catalogue
-from services.catalogue.models import Item, Org
+from services.catalogue.models import TABLES as CATALOGUE_TABLES
 from services.catalogue.schemas import ItemUpsert, MaterialSpec
 from shared.db import create_tables, session_scope
 from shared.events import Envelope, OutboxEvent, emit
@@ -27,7 +27,7 @@ STREAM = "WEIMIN"
 
 def _engine(path: Path):  # type: ignore[no-untyped-def]
     engine = create_engine(f"sqlite:///{path}")
-    create_tables(engine, [Org.__table__, Item.__table__, *OUTBOX_TABLES])  # type: ignore[attr-defined]
+    create_tables(engine, [*(t.__table__ for t in CATALOGUE_TABLES), *OUTBOX_TABLES])  # type: ignore[attr-defined]
     return engine
 
 
