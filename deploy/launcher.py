@@ -237,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
             stopping = True
             raise KeyboardInterrupt
 
+    # Installed explicitly: a launcher started from a non-interactive shell inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         network.start()
         network.wait_healthy()

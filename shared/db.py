@@ -28,7 +28,12 @@ def database_url(service: str, settings: Settings) -> str:
 def make_engine(service: str, settings: Settings) -> Engine:
     url = database_url(service, settings)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +46,13 @@ def make_engine(service: str, settings: Settings) -> Engine:
 
         return engine
     schema = service
-    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": f"-csearch_path={schema}"})
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        connect_args={"options": f"-csearch_path={schema}"},
+    )
     with engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return engine
@@ -68,5 +79,13 @@ def _request_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+# At most this many request transactions at once per process; more requests wait without holding a
+# thread. Kept below the pool (db_pool_size + db_max_overflow) and the threadpool (40): a request that
+# holds a connection needs a worker thread to finish its response, so unbounded transactions let
+# threads block on the pool while connection holders wait for a thread (seen: 64 clients hung 30 s).
+MAX_CONCURRENT_TRANSACTIONS = 24
+
 # scope="function": the commit happens before the response is sent, so a 2xx means it is stored.
-SessionDep = Annotated[Session, Depends(_request_session, scope="function")]
+SessionDep = Annotated[
+    Session, Depends(_request_session, scope="function", max_concurrency=MAX_CONCURRENT_TRANSACTIONS)
+]

@@ -25,6 +25,11 @@ class RunningNetwork:
     process: subprocess.Popen
     output: Path
 
+    def service_url(self, offset: int) -> str:
+        """A service's own URL (gateway port + offset, as in deploy/processes.toml)."""
+        port = int(self.gateway.rsplit(":", 1)[1])
+        return f"http://127.0.0.1:{port + offset}"
+
     def token(self, username: str, password: str = "demo") -> str:
         reply = httpx.post(
             f"{self.gateway}/api/v1/auth/token",
