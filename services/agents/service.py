@@ -16,6 +16,7 @@ from shared.events import EventType, emit
 from shared.events.outbox import utcnow
 from shared.events.types import ApplicantData, CaseCollectedV1, CaseDeliveredV1, CaseHandedUpV1
 from shared.item_copies import published_item
+from shared.pagination import Page, keyset_page
 from shared.schemas import CaseSubmission
 
 SOURCE = "agents"
@@ -92,15 +93,13 @@ def _own_case(session: Session, principal: Principal, case_id: str) -> AgentCase
 
 def list_cases(
     session: Session, principal: Principal, *, status: str | None, after: str | None, limit: int
-) -> list[AgentCase]:
+) -> Page[AgentCase]:
     from shared.divisions import prefix_of
 
     query = select(AgentCase).where(col(AgentCase.village_code).startswith(prefix_of(principal.org_code)))
     if status:
         query = query.where(AgentCase.status == status)
-    if after:
-        query = query.where(col(AgentCase.case_id) > after)
-    return list(session.exec(query.order_by(col(AgentCase.case_id)).limit(limit)).all())
+    return keyset_page(session, query, AgentCase.case_id, after=after, limit=limit)
 
 
 def hand_up(session: Session, principal: Principal, case_id: str) -> AgentCase:

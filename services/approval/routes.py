@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.approval import service
 from services.approval.models import ApprovalCase
@@ -12,6 +10,7 @@ from services.approval.schemas import ApprovalCasePage, ApprovalCaseRead, Approv
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
 from shared.errors import problem_responses
+from shared.pagination import Cursor, Limit
 from shared.params import CaseIdParam
 
 router = APIRouter(prefix="/api/v1/approval", tags=["approval"])
@@ -31,14 +30,11 @@ def list_cases(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: ApprovalStatus | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ApprovalCasePage:
-    cases = service.list_cases(session, principal, status=status, after=cursor, limit=limit + 1)
-    return ApprovalCasePage(
-        items=[_read(c) for c in cases[:limit]],
-        next_cursor=cases[limit - 1].case_id if len(cases) > limit else None,
-    )
+    page = service.list_cases(session, principal, status=status, after=cursor, limit=limit)
+    return ApprovalCasePage(items=[_read(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(

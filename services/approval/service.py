@@ -14,6 +14,7 @@ from shared.events import EventType, emit
 from shared.events.outbox import utcnow
 from shared.events.types import CaseAcceptedV1, CaseDecidedV1
 from shared.item_copies import ItemCopy
+from shared.pagination import Page, keyset_page
 
 SOURCE = "approval"
 
@@ -56,14 +57,12 @@ def get_case(session: Session, principal: Principal, case_id: str) -> ApprovalCa
 
 def list_cases(
     session: Session, principal: Principal, *, status: str | None, after: str | None, limit: int
-) -> list[ApprovalCase]:
+) -> Page[ApprovalCase]:
     prefix = prefix_of(principal.org_code)
     query = select(ApprovalCase).where(col(ApprovalCase.deciding_org).startswith(prefix))
     if status:
         query = query.where(ApprovalCase.status == status)
-    if after:
-        query = query.where(col(ApprovalCase.case_id) > after)
-    return list(session.exec(query.order_by(col(ApprovalCase.case_id)).limit(limit)).all())
+    return keyset_page(session, query, ApprovalCase.case_id, after=after, limit=limit)
 
 
 def decide(session: Session, principal: Principal, case_id: str, decision: DecisionIn) -> ApprovalCase:

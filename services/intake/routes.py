@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from services.intake import service
@@ -25,6 +23,7 @@ from shared.auth import CurrentPrincipal
 from shared.clock import today_cn
 from shared.db import SessionDep
 from shared.errors import NotFound, problem_responses
+from shared.pagination import Cursor, Limit
 from shared.params import CaseIdParam
 from shared.schemas import ApplicantMasked, CaseSubmission
 
@@ -94,14 +93,11 @@ def list_cases(
     principal: CurrentPrincipal,
     session: SessionDep,
     status: IntakeStatus | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> IntakeCasePage:
-    cases = service.list_cases(session, principal, status=status, after=cursor, limit=limit + 1)
-    return IntakeCasePage(
-        items=[_read(c) for c in cases[:limit]],
-        next_cursor=cases[limit - 1].case_id if len(cases) > limit else None,
-    )
+    page = service.list_cases(session, principal, status=status, after=cursor, limit=limit)
+    return IntakeCasePage(items=[_read(c) for c in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(

@@ -25,6 +25,7 @@ from shared.events.types import (
     CaseReceivedV1,
 )
 from shared.item_copies import published_item
+from shared.pagination import Page, keyset_page
 from shared.schemas import CaseSubmission
 from shared.workdays import add_working_days
 
@@ -123,16 +124,14 @@ def get_case(session: Session, principal: Principal, case_id: str) -> IntakeCase
 
 def list_cases(
     session: Session, principal: Principal, *, status: str | None, after: str | None, limit: int
-) -> list[IntakeCase]:
+) -> Page[IntakeCase]:
     prefix = prefix_of(principal.org_code)
     query = select(IntakeCase).where(
         col(IntakeCase.current_org).startswith(prefix) | col(IntakeCase.origin_org).startswith(prefix)
     )
     if status:
         query = query.where(IntakeCase.status == status)
-    if after:
-        query = query.where(col(IntakeCase.case_id) > after)
-    return list(session.exec(query.order_by(col(IntakeCase.case_id)).limit(limit)).all())
+    return keyset_page(session, query, IntakeCase.case_id, after=after, limit=limit)
 
 
 def _case_at_my_hall(session: Session, principal: Principal, case_id: str) -> IntakeCase:

@@ -146,7 +146,7 @@ def test_agent_sees_only_own_village(net: Network) -> None:
             assert agents_service.get_case(session, governing, case_id).village_code == VILLAGE
 
         def listed(principal):  # type: ignore[no-untyped-def]
-            cases = agents_service.list_cases(session, principal, status=None, after=None, limit=50)
+            cases = agents_service.list_cases(session, principal, status=None, after=None, limit=50).items
             return {c.village_code for c in cases}
 
         assert listed(mine) == {VILLAGE}
@@ -235,14 +235,16 @@ def test_id_number_masked_in_every_list(net: Network) -> None:
 
     with Session(net.agents) as session:
         case = agents_service.get_case(session, agent(VILLAGE), case_id)
-        listed = agents_service.list_cases(session, clerk(TOWN), status=None, after=None, limit=10)
+        listed = agents_service.list_cases(session, clerk(TOWN), status=None, after=None, limit=10).items
         views = [
             agent_case_read(case).model_dump_json(),
             AgentCasePage(items=[agent_case_read(c) for c in listed]).model_dump_json(),
         ]
     with Session(net.intake) as session:
         case = intake_service.get_case(session, clerk(TOWN), case_id)
-        listed = intake_service.list_cases(session, supervisor(COUNTY), status=None, after=None, limit=10)
+        listed = intake_service.list_cases(
+            session, supervisor(COUNTY), status=None, after=None, limit=10
+        ).items
         views += [
             intake_case_read(case).model_dump_json(),
             IntakeCasePage(items=[intake_case_read(c) for c in listed]).model_dump_json(),

@@ -72,9 +72,14 @@ def test_approval_learns_of_case_from_intake_events(net: Network) -> None:
     net.hand_up_from_town(case_id)
     assert net.get("approval", ApprovalCase, case_id).current_org == COUNTY
     with Session(net.approval) as session:
-        queue = approval_service.list_cases(session, approver(COUNTY), status="pending", after=None, limit=10)
+        queue = approval_service.list_cases(
+            session, approver(COUNTY), status="pending", after=None, limit=10
+        ).items
         assert [c.case_id for c in queue] == [case_id]
-        assert approval_service.list_cases(session, approver(TOWN), status=None, after=None, limit=10) == []
+        assert (
+            approval_service.list_cases(session, approver(TOWN), status=None, after=None, limit=10).items
+            == []
+        )
 
 
 def test_approval_learns_of_case_from_events_alone(tmp_path: Path) -> None:

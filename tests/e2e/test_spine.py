@@ -229,3 +229,24 @@ def test_repeated_write_with_the_same_idempotency_key_creates_one_case(network: 
     assert first.status_code == again.status_code == 201
     assert first.json()["case_id"] == again.json()["case_id"]
     assert agent.post("/api/v1/agents/cases", json=body).json()["case_id"] != first.json()["case_id"]
+
+
+def test_case_lists_page_with_a_cursor_and_mask_id_numbers(network: RunningNetwork) -> None:
+    agent = network.client(f"agent-{VILLAGE}")
+    item = find_item(agent, "临时救助", VILLAGE)
+    for serial in ("601", "602", "603"):
+        body = {"item_code": item["item_code"], "applicant": villager(serial), "materials": []}
+        assert agent.post("/api/v1/agents/cases", json=body).status_code == 201
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = agent.get("/api/v1/agents/cases", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [c["case_id"] for c in page["items"]]
+        for case in page["items"]:
+            assert "*" in case["applicant"]["id_number"] and case["applicant"]["id_number"][-4:].isalnum()
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) >= 3 and seen == sorted(seen)

@@ -162,7 +162,7 @@ def test_clerk_sees_unit_subtree_only(net: Network) -> None:
 
     def listed(principal):  # type: ignore[no-untyped-def]
         with Session(net.intake) as session:
-            cases = intake_service.list_cases(session, principal, status=None, after=None, limit=50)
+            cases = intake_service.list_cases(session, principal, status=None, after=None, limit=50).items
             return {c.case_id for c in cases}
 
     assert listed(clerk(TOWN)) == {at_town, at_neighbour}
