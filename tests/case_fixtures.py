@@ -23,21 +23,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, create_engine, select
 
+from services.agents import models as agents_models
 from services.agents import service as agents_service
 from services.agents.events import SUBSCRIPTION as AGENTS_SUBSCRIPTION
 from services.agents.models import AgentCase
+from services.approval import models as approval_models
 from services.approval import service as approval_service
 from services.approval.events import SUBSCRIPTION as APPROVAL_SUBSCRIPTION
 from services.approval.models import ApprovalCase
 from services.approval.schemas import DecisionIn, Outcome
+from services.intake import models as intake_models
 from services.intake import service as intake_service
 from services.intake.events import SUBSCRIPTION as INTAKE_SUBSCRIPTION
 from services.intake.models import IntakeCase, OneTimeNotice, Receipt
+from services.supervision import models as supervision_models
 from services.supervision.events import SUBSCRIPTION as SUPERVISION_SUBSCRIPTION
-from services.supervision.models import CaseView, Evaluation, TimelineEntry
 from shared.auth import Principal, issue_token
 from shared.case_numbers import mint_case_number
-from shared.case_sequences import CaseSequence
 from shared.clock import today_cn
 from shared.db import create_tables, session_scope
 from shared.events import Envelope, EventType, OutboxEvent
@@ -52,9 +54,7 @@ from shared.events.types import (
     ItemRetiredV1,
     MaterialRef,
 )
-from shared.idempotency import IdempotencyRecord
 from shared.identity_numbers import make_valid_id_number
-from shared.item_copies import ItemCopy
 from shared.schemas import Applicant, CaseSubmission, MaterialIn
 from shared.settings import get_settings
 
@@ -180,10 +180,10 @@ def submission(
 # ------------------------------------------------------------------------------------------ databases
 
 SERVICE_TABLES: dict[str, list[Any]] = {
-    "agents": [AgentCase, CaseSequence, IdempotencyRecord, ItemCopy],
-    "intake": [IntakeCase, OneTimeNotice, Receipt, CaseSequence, IdempotencyRecord, ItemCopy],
-    "approval": [ApprovalCase, ItemCopy],
-    "supervision": [CaseView, TimelineEntry, Evaluation],
+    "agents": agents_models.TABLES,
+    "intake": intake_models.TABLES,
+    "approval": approval_models.TABLES,
+    "supervision": supervision_models.TABLES,
 }
 SUBSCRIPTIONS: dict[str, Subscription] = {
     "agents": AGENTS_SUBSCRIPTION,

@@ -6,6 +6,7 @@ from sqlmodel import Session
 
 from services.agents.models import AgentCase
 from services.agents.schemas import AgentCaseStatus
+from shared.directory_copies import DIRECTORY_COPY_HANDLERS
 from shared.events import Envelope
 from shared.events.consumer import Subscription
 from shared.events.outbox import utcnow
@@ -33,6 +34,7 @@ SUBSCRIPTION = Subscription(
     durable="agents",
     handlers={
         **ITEM_COPY_HANDLERS,
+        **DIRECTORY_COPY_HANDLERS,
         "weimin.intake.case.handed_up": on_case_moved,
         "weimin.approval.case.decided": on_case_decided,
     },

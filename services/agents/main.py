@@ -1,18 +1,15 @@
 """The agents service: village proxy agents collect, hand up, track and deliver."""
 
 from services.agents.events import SUBSCRIPTION
-from services.agents.models import AgentCase
+from services.agents.models import TABLES
 from services.agents.routes import router
-from shared.case_sequences import CaseSequence
-from shared.idempotency import IdempotencyRecord
-from shared.item_copies import ItemCopy
 from shared.service_app import create_service_app
 
 app = create_service_app(
     "agents",
     title="Weimin agents",
     description="Village proxy agents (代办员): collect a villager's matter, hand it up, deliver the result.",
-    tables=[AgentCase, CaseSequence, IdempotencyRecord, ItemCopy],
+    tables=TABLES,
     routers=[router],
     subscription=SUBSCRIPTION,
 )

@@ -7,7 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from shared.case_sequences import CaseSequence
+from shared.directory_copies import DirectoryCopy
 from shared.events.outbox import utcnow
+from shared.idempotency import IdempotencyRecord
+from shared.item_copies import ItemCopy
 
 
 class AgentCase(SQLModel, table=True):
@@ -32,3 +36,7 @@ class AgentCase(SQLModel, table=True):
     delivered_by: str | None = None
     delivery_method: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# Every table this service keeps in its own database (the outbox and inbox are added by the app).
+TABLES = [AgentCase, CaseSequence, IdempotencyRecord, ItemCopy, DirectoryCopy]

@@ -10,6 +10,7 @@ from services.agents.models import AgentCase
 from services.agents.schemas import AgentCaseStatus
 from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
+from shared.directory_copies import listed_at
 from shared.divisions import Level, ancestor_at, level_of
 from shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from shared.events import EventType, emit
@@ -34,6 +35,11 @@ def collect_case(
     """Record a villager's matter with its materials; mints the case number (办件编号) at the village."""
     _require_village_agent(principal)
     item = published_item(session, submission.item_code)
+    if listed_at(session, principal.org_code, item.item_code) is False:
+        raise InvalidInput(
+            f"Item {item.item_code} ({item.name}) is not in this village's directory (村级目录未列入该事项)",
+            slug="item-not-in-directory",
+        )
     if not item.agent_may_take:
         raise InvalidInput(
             f"Item {item.item_code} ({item.name}) cannot be taken by a village agent",

@@ -1,16 +1,15 @@
 """The approval service: the deciding level's decisions and the clocks they run against."""
 
 from services.approval.events import SUBSCRIPTION
-from services.approval.models import ApprovalCase
+from services.approval.models import TABLES
 from services.approval.routes import router
-from shared.item_copies import ItemCopy
 from shared.service_app import create_service_app
 
 app = create_service_app(
     "approval",
     title="Weimin approval",
     description="Decisions by the deciding level, against promised working-day limits.",
-    tables=[ApprovalCase, ItemCopy],
+    tables=TABLES,
     routers=[router],
     subscription=SUBSCRIPTION,
 )

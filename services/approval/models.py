@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
+from shared.item_copies import ItemCopy
+
 
 class ApprovalCase(SQLModel, table=True):
     __tablename__ = "approval_case"
@@ -27,3 +29,7 @@ class ApprovalCase(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = None
     on_time: bool | None = None
+
+
+# Every table this service keeps in its own database (the outbox and inbox are added by the app).
+TABLES = [ApprovalCase, ItemCopy]

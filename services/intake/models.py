@@ -7,7 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from shared.case_sequences import CaseSequence
 from shared.events.outbox import utcnow
+from shared.idempotency import IdempotencyRecord
+from shared.item_copies import ItemCopy
 
 
 class IntakeCase(SQLModel, table=True):
@@ -62,3 +65,7 @@ class Receipt(SQLModel, table=True):
     due_provisional: bool = False
     officer: str
     evaluation_code: str = Field(max_length=16)
+
+
+# Every table this service keeps in its own database (the outbox and inbox are added by the app).
+TABLES = [IntakeCase, OneTimeNotice, Receipt, CaseSequence, IdempotencyRecord, ItemCopy]

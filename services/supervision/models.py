@@ -52,3 +52,7 @@ class Evaluation(SQLModel, table=True):
     rated_by: str = Field(description="The agent's username, or `applicant` when rated with the receipt code")
     org_code: str = Field(max_length=12)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# Every table this service keeps in its own database (the outbox and inbox are added by the app).
+TABLES = [CaseView, TimelineEntry, Evaluation]

@@ -250,3 +250,20 @@ def test_case_lists_page_with_a_cursor_and_mask_id_numbers(network: RunningNetwo
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) >= 3 and seen == sorted(seen)
+
+
+def test_a_village_agent_takes_only_what_its_directory_lists(network: RunningNetwork) -> None:
+    # The demo county withholds 高龄津贴 from one village (its town handles it there).
+    withheld_here, listed_here = "371424202202", "371424202201"
+    with network.client() as anonymous:
+        listing = anonymous.get("/api/v1/catalogue/items", params={"org_code": withheld_here}).json()["items"]
+        assert "LY-MZ-004" not in {i["item_code"] for i in listing}
+    body = {"item_code": "LY-MZ-004", "applicant": villager("901"), "materials": []}
+    agent = network.client(f"agent-{withheld_here}")
+    # The directory reaches the agents service as an event: wait for it (bounded) after start-up.
+    refused = eventually(
+        lambda: (r := agent.post("/api/v1/agents/cases", json=body)).status_code == 422 and r,
+        what="the village directory reaching the agents service",
+    )
+    assert assert_problem(refused, 422)["type"] == "urn:weimin:problem:item-not-in-directory"
+    assert network.client(f"agent-{listed_here}").post("/api/v1/agents/cases", json=body).status_code == 201
