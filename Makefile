@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/python -m deploy.launcher
 
 test: $(STAMP)
+	@bash deploy/ensure_browser.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from gateway import auth_routes, health, openapi
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(health.router)
     app.include_router(openapi.router)
+    app.mount("/docs/assets", StaticFiles(directory=openapi.SWAGGER_ASSETS), name="docs-assets")
     # Last, so the gateway's own /api/v1 routes match first; a bare ASGI app, no FastAPI per-request work.
     app.router.routes.append(Route("/api/v1/{path:path}", forwarder, include_in_schema=False))
     return app

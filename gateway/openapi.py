@@ -11,8 +11,10 @@ import asyncio
 import copy
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
@@ -213,10 +215,20 @@ async def openapi_json(request: Request) -> JSONResponse:
     return JSONResponse(await state.openapi.document(state.forwarder.client, state.settings))
 
 
+# Swagger UI's assets are served from the package, not a CDN: halls on a government intranet
+# (政务外网) often reach no public internet.
+SWAGGER_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
 @router.get("/docs")
 async def swagger_ui() -> HTMLResponse:
     return get_swagger_ui_html(
-        openapi_url="/openapi.json", title="Weimin (为民) API", oauth2_redirect_url="/docs/oauth2-redirect"
+        openapi_url="/openapi.json",
+        title="Weimin (为民) API",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+        swagger_css_url="/docs/assets/swagger-ui.css",
+        swagger_favicon_url="/docs/assets/favicon.png",
     )
 
 

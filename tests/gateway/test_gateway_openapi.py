@@ -104,3 +104,13 @@ def test_swagger_ui_points_at_the_merged_document(gateway: TestClient) -> None:
     response = gateway.get("/docs")
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+
+
+def test_api_docs_work_without_internet(gateway: TestClient) -> None:
+    """Halls on a government intranet reach no CDN: Swagger UI's assets come from the gateway itself."""
+    page = gateway.get("/docs").text
+    assert "cdn" not in page.lower()
+    for asset in ("/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"):
+        assert asset in page
+        served = gateway.get(asset)
+        assert served.status_code == 200 and len(served.content) > 10_000
