@@ -29,6 +29,9 @@ from shared.settings import get_settings
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nats").setLevel(logging.CRITICAL)
+    # One line per outbound call (the gateway forwards and health-checks constantly) is noise and cost.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def create_service_app(
