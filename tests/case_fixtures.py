@@ -55,6 +55,7 @@ from shared.events.types import (
     MaterialRef,
 )
 from shared.identity_numbers import make_valid_id_number
+from shared.item_copies import apply_item_published
 from shared.schemas import Applicant, CaseSubmission, MaterialIn
 from shared.settings import get_settings
 
@@ -507,23 +508,35 @@ def feed(engine: Engine, service: str, envelopes: list[Envelope]) -> None:
 
 @contextmanager
 def service_client(
-    service: str, var_dir: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
+    service: str,
+    var_dir: Path,
+    nats_url: str,
+    *,
+    caller: Principal | None = None,
+    items: tuple[ItemPublishedV1, ...] = (),
 ) -> Iterator[TestClient]:
-    """The service's real app (lifespan included) on a fresh var dir and the test NATS.
+    """The service's real app (lifespan included) on a fresh var dir and the test NATS, with the
+    given items in its local copy and the caller's token on every request.
 
     The app reads its settings when ``main`` is imported, so the module is (re)loaded after the
     environment is set.
     """
-    monkeypatch.setenv("WEIMIN_VAR_DIR", str(var_dir))
-    monkeypatch.setenv("WEIMIN_NATS_URL", nats_url)
-    monkeypatch.setenv("WEIMIN_ENVIRONMENT", "test")
-    get_settings.cache_clear()
-    module = importlib.reload(importlib.import_module(f"services.{service}.main"))
-    try:
-        with TestClient(module.app) as client:
-            yield client
-    finally:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("WEIMIN_VAR_DIR", str(var_dir))
+        monkeypatch.setenv("WEIMIN_NATS_URL", nats_url)
+        monkeypatch.setenv("WEIMIN_ENVIRONMENT", "test")
         get_settings.cache_clear()
+        module = importlib.reload(importlib.import_module(f"services.{service}.main"))
+        try:
+            with TestClient(module.app) as client:
+                with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+                    for item in items:
+                        apply_item_published(session, item_published(item))
+                if caller is not None:
+                    client.headers.update(bearer(caller))
+                yield client
+        finally:
+            get_settings.cache_clear()
 
 
 def bearer(principal: Principal) -> dict[str, str]:

@@ -7,9 +7,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.db import session_scope
 from shared.identity_numbers import mask_id_number
-from shared.item_copies import apply_item_published
 from tests.case_fixtures import (
     DIBAO,
     MALFORMED_CASE_NUMBER,
@@ -19,7 +17,6 @@ from tests.case_fixtures import (
     assert_problem,
     bearer,
     case_number,
-    item_published,
     mistyped,
     required,
     service_client,
@@ -30,13 +27,8 @@ from tests.case_fixtures import (
 
 @pytest.fixture(scope="module")
 def client(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        service_client("agents", tmp_path_factory.mktemp("agents-http"), nats_url, mp) as client,
-    ):
-        with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-            apply_item_published(session, item_published(DIBAO))
-        client.headers.update(bearer(agent(VILLAGE)))
+    directory = tmp_path_factory.mktemp("agents-http")
+    with service_client("agents", directory, nats_url, caller=agent(VILLAGE), items=(DIBAO,)) as client:
         yield client
 
 

@@ -13,7 +13,6 @@ from tests.case_fixtures import (
     TOWN,
     approver,
     assert_problem,
-    bearer,
     case_number,
     mistyped,
     service_client,
@@ -23,11 +22,8 @@ from tests.case_fixtures import (
 
 @pytest.fixture(scope="module")
 def client(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        service_client("approval", tmp_path_factory.mktemp("approval-http"), nats_url, mp) as client,
-    ):
-        client.headers.update(bearer(approver(COUNTY)))
+    directory = tmp_path_factory.mktemp("approval-http")
+    with service_client("approval", directory, nats_url, caller=approver(COUNTY)) as client:
         yield client
 
 

@@ -7,17 +7,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from shared.db import session_scope
-from shared.item_copies import apply_item_published
 from tests.case_fixtures import (
     DIBAO,
     MALFORMED_CASE_NUMBER,
     TOWN,
     assert_problem,
-    bearer,
     case_number,
     clerk,
-    item_published,
     mistyped,
     service_client,
     villager,
@@ -27,13 +23,8 @@ from tests.case_fixtures import (
 
 @pytest.fixture(scope="module")
 def client(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        service_client("intake", tmp_path_factory.mktemp("intake-http"), nats_url, mp) as client,
-    ):
-        with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-            apply_item_published(session, item_published(DIBAO))
-        client.headers.update(bearer(clerk(TOWN)))
+    directory = tmp_path_factory.mktemp("intake-http")
+    with service_client("intake", directory, nats_url, caller=clerk(TOWN), items=(DIBAO,)) as client:
         yield client
 
 

@@ -13,7 +13,6 @@ from tests.case_fixtures import (
     MALFORMED_CASE_NUMBER,
     VILLAGE,
     assert_problem,
-    bearer,
     case_number,
     mistyped,
     service_client,
@@ -24,11 +23,8 @@ from tests.case_fixtures import (
 
 @pytest.fixture(scope="module")
 def client(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        service_client("supervision", tmp_path_factory.mktemp("supervision-http"), nats_url, mp) as client,
-    ):
-        client.headers.update(bearer(supervisor(COUNTY)))
+    directory = tmp_path_factory.mktemp("supervision-http")
+    with service_client("supervision", directory, nats_url, caller=supervisor(COUNTY)) as client:
         yield client
 
 
