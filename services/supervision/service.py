@@ -6,8 +6,10 @@ Everything here is derived from events; supervision never asks another service.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from services.supervision.models import CaseView, Evaluation, TimelineEntry
@@ -184,22 +186,29 @@ def stats(session: Session, principal: Principal, org_code: str, today: date) ->
     """Counts for the cases that passed through ``org_code``'s subtree."""
     if not principal.governs(org_code):
         raise Forbidden(f"{org_code} is outside your jurisdiction", slug="outside-jurisdiction")
-    in_subtree = col(CaseView.origin_org).startswith(prefix_of(org_code))
 
-    def count(*conditions) -> int:  # type: ignore[no-untyped-def]
-        return int(
-            session.exec(select(func.count()).select_from(CaseView).where(in_subtree, *conditions)).one()
-        )
+    def tally(*conditions: Any) -> Any:
+        return func.count(case((and_(*conditions), 1)))
 
-    received = count()
-    accepted = count(col(CaseView.accepted_at).is_not(None))
-    decided = count(col(CaseView.decided_at).is_not(None))
-    on_time = count(col(CaseView.on_time).is_(True))
-    rated = count(col(CaseView.rating).is_not(None))
-    satisfied = count(col(CaseView.rating) >= 3)
-    overdue = count(
-        col(CaseView.accepted_at).is_not(None), col(CaseView.decided_at).is_(None), col(CaseView.due) < today
-    ) + count(col(CaseView.on_time).is_(False))
+    # One aggregate query for the whole subtree: the county centre's screens poll this.
+    row = session.execute(
+        sa_select(
+            func.count(),
+            tally(col(CaseView.accepted_at).is_not(None)),
+            tally(col(CaseView.decided_at).is_not(None)),
+            tally(col(CaseView.on_time).is_(True)),
+            tally(col(CaseView.rating).is_not(None)),
+            tally(col(CaseView.rating) >= 3),
+            tally(
+                col(CaseView.accepted_at).is_not(None),
+                col(CaseView.decided_at).is_(None),
+                col(CaseView.due) < today,
+            ),
+            tally(col(CaseView.on_time).is_(False)),
+        ).where(col(CaseView.origin_org).startswith(prefix_of(org_code)))
+    ).one()
+    received, accepted, decided, on_time, rated, satisfied, open_overdue, decided_late = (int(v) for v in row)
+    overdue = open_overdue + decided_late
     return Stats(
         org_code=org_code,
         received=received,
