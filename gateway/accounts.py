@@ -133,40 +133,58 @@ def _verify_and_upgrade(secret: str, stored: str) -> tuple[bool, str | None]:
         return False, None
 
 
+def _checked_secret(
+    session: Session,
+    account: UserAccount | ApiClient | None,
+    secret: str,
+    hash_field: str,
+    *,
+    refused: str,
+    disabled: str,
+) -> None:
+    """Verify ``secret`` against the account's stored hash (upgrading an outdated hash), or raise."""
+    if account is None:
+        # Spend the same argon2 time as a real check, so response times do not reveal who exists.
+        verify_secret(secret, _dummy_hash())
+        raise InvalidCredentials(refused)
+    ok, upgraded = _verify_and_upgrade(secret, getattr(account, hash_field))
+    if not ok:
+        raise InvalidCredentials(refused)
+    if not account.active:
+        raise AccountDisabled(disabled)
+    if upgraded:
+        setattr(account, hash_field, upgraded)
+        session.add(account)
+        session.flush()
+
+
 def authenticate_user(session: Session, *, username: str, password: str) -> UserAccount:
     """The active user these credentials name; ``InvalidCredentials`` / ``AccountDisabled`` otherwise."""
     user = get_user(session, username)
-    if user is None:
-        # Spend the same argon2 time as a real check, so response times do not reveal usernames.
-        verify_secret(password, _dummy_hash())
-        raise InvalidCredentials("Unknown username or wrong password")
-    ok, upgraded = _verify_and_upgrade(password, user.password_hash)
-    if not ok:
-        raise InvalidCredentials("Unknown username or wrong password")
-    if not user.active:
-        raise AccountDisabled("This account has been disabled")
-    if upgraded:
-        user.password_hash = upgraded
-        session.add(user)
-        session.flush()
+    _checked_secret(
+        session,
+        user,
+        password,
+        "password_hash",
+        refused="Unknown username or wrong password",
+        disabled="This account has been disabled",
+    )
+    assert user is not None
     return user
 
 
 def authenticate_client(session: Session, *, client_id: str, client_secret: str) -> ApiClient:
     """The active API client these credentials name; raises like ``authenticate_user``."""
     client = get_client(session, client_id)
-    if client is None:
-        verify_secret(client_secret, _dummy_hash())
-        raise InvalidCredentials("Unknown client or wrong secret")
-    ok, upgraded = _verify_and_upgrade(client_secret, client.secret_hash)
-    if not ok:
-        raise InvalidCredentials("Unknown client or wrong secret")
-    if not client.active:
-        raise AccountDisabled("This client has been disabled")
-    if upgraded:
-        client.secret_hash = upgraded
-        session.add(client)
-        session.flush()
+    _checked_secret(
+        session,
+        client,
+        client_secret,
+        "secret_hash",
+        refused="Unknown client or wrong secret",
+        disabled="This client has been disabled",
+    )
+    assert client is not None
     return client
 
 
