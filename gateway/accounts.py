@@ -1,7 +1,9 @@
 """Accounts that may ask for a token: officers and agents (password), other systems (client credentials).
 
-Plain functions over a session; they ``flush``, the caller's scope commits. Secrets are stored as
-argon2id hashes only. The demo loader and admin tools call ``ensure_user`` / ``ensure_client``.
+Async functions over an ``AsyncSession``; they ``flush``, the caller's scope commits. Secrets are
+stored as argon2id hashes only. Argon2id is deliberately slow (tens of milliseconds and 64 MiB a
+hash), so every hash and verification runs in a worker thread, never on the event loop. The demo
+loader and admin tools call ``ensure_user`` / ``ensure_client``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import threading
 from collections.abc import Iterable
 from functools import cache
 
+import anyio
 from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
-from sqlmodel import Session, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.models import ApiClient, UserAccount
 from shared.auth import Principal, Role
@@ -22,7 +26,8 @@ from shared.errors import Unauthorized
 
 password_hash = PasswordHash.recommended()
 # argon2id takes 64 MiB and a core per hash: more at once than there are cores only costs memory (and
-# invites a login flood to exhaust it), so token requests queue here instead.
+# invites a login flood to exhaust it), so token requests queue here instead. A thread semaphore:
+# the hashing runs in worker threads, and a process may run more than one event loop (tests, loaders).
 _hashing = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
 
 
@@ -32,6 +37,9 @@ class InvalidCredentials(Unauthorized):
 
 class AccountDisabled(Unauthorized):
     slug, title = "account-disabled", "Account disabled"
+
+
+# -- argon2, blocking: call these from a worker thread (the async functions below do) --------------
 
 
 def hash_secret(secret: str) -> str:
@@ -52,6 +60,21 @@ def _dummy_hash() -> str:
     return password_hash.hash("weimin-dummy-password-for-unknown-accounts")
 
 
+def _verify_against_dummy(secret: str) -> None:
+    verify_secret(secret, _dummy_hash())
+
+
+def _verify_and_upgrade(secret: str, stored: str) -> tuple[bool, str | None]:
+    try:
+        with _hashing:
+            return password_hash.verify_and_update(secret, stored)
+    except UnknownHashError:
+        return False, None
+
+
+# -- accounts --------------------------------------------------------------------------------------
+
+
 def _checked_roles(roles: Iterable[str]) -> list[str]:
     checked = [Role(r).value for r in roles]  # ValueError on an unknown role
     if not checked:
@@ -65,16 +88,16 @@ def _checked_org(org_code: str) -> str:
     return org_code
 
 
-def get_user(session: Session, username: str) -> UserAccount | None:
-    return session.exec(select(UserAccount).where(UserAccount.username == username)).first()
+async def get_user(session: AsyncSession, username: str) -> UserAccount | None:
+    return (await session.exec(select(UserAccount).where(UserAccount.username == username))).first()
 
 
-def get_client(session: Session, client_id: str) -> ApiClient | None:
-    return session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+async def get_client(session: AsyncSession, client_id: str) -> ApiClient | None:
+    return (await session.exec(select(ApiClient).where(ApiClient.client_id == client_id))).first()
 
 
-def ensure_user(
-    session: Session,
+async def ensure_user(
+    session: AsyncSession,
     *,
     username: str,
     password: str,
@@ -83,24 +106,24 @@ def ensure_user(
     display_name: str = "",
 ) -> UserAccount:
     """The user named ``username``; created when missing, an existing one is returned unchanged."""
-    existing = get_user(session, username)
+    existing = await get_user(session, username)
     if existing is not None:
         return existing
     checked_roles, checked_org = _checked_roles(roles), _checked_org(org_code)
     user = UserAccount(
         username=username,
-        password_hash=hash_secret(password),
+        password_hash=await anyio.to_thread.run_sync(hash_secret, password),
         roles=checked_roles,
         org_code=checked_org,
         display_name=display_name,
     )
     session.add(user)
-    session.flush()
+    await session.flush()
     return user
 
 
-def ensure_client(
-    session: Session,
+async def ensure_client(
+    session: AsyncSession,
     *,
     client_id: str,
     client_secret: str,
@@ -109,32 +132,24 @@ def ensure_client(
     name: str = "",
 ) -> ApiClient:
     """The API client ``client_id``; created when missing, an existing one is returned unchanged."""
-    existing = get_client(session, client_id)
+    existing = await get_client(session, client_id)
     if existing is not None:
         return existing
     checked_roles, checked_org = _checked_roles(roles), _checked_org(org_code)
     client = ApiClient(
         client_id=client_id,
-        secret_hash=hash_secret(client_secret),
+        secret_hash=await anyio.to_thread.run_sync(hash_secret, client_secret),
         roles=checked_roles,
         org_code=checked_org,
         name=name,
     )
     session.add(client)
-    session.flush()
+    await session.flush()
     return client
 
 
-def _verify_and_upgrade(secret: str, stored: str) -> tuple[bool, str | None]:
-    try:
-        with _hashing:
-            return password_hash.verify_and_update(secret, stored)
-    except UnknownHashError:
-        return False, None
-
-
-def _checked_secret(
-    session: Session,
+async def _checked_secret(
+    session: AsyncSession,
     account: UserAccount | ApiClient | None,
     secret: str,
     hash_field: str,
@@ -145,9 +160,9 @@ def _checked_secret(
     """Verify ``secret`` against the account's stored hash (upgrading an outdated hash), or raise."""
     if account is None:
         # Spend the same argon2 time as a real check, so response times do not reveal who exists.
-        verify_secret(secret, _dummy_hash())
+        await anyio.to_thread.run_sync(_verify_against_dummy, secret)
         raise InvalidCredentials(refused)
-    ok, upgraded = _verify_and_upgrade(secret, getattr(account, hash_field))
+    ok, upgraded = await anyio.to_thread.run_sync(_verify_and_upgrade, secret, getattr(account, hash_field))
     if not ok:
         raise InvalidCredentials(refused)
     if not account.active:
@@ -155,13 +170,13 @@ def _checked_secret(
     if upgraded:
         setattr(account, hash_field, upgraded)
         session.add(account)
-        session.flush()
+        await session.flush()
 
 
-def authenticate_user(session: Session, *, username: str, password: str) -> UserAccount:
+async def authenticate_user(session: AsyncSession, *, username: str, password: str) -> UserAccount:
     """The active user these credentials name; ``InvalidCredentials`` / ``AccountDisabled`` otherwise."""
-    user = get_user(session, username)
-    _checked_secret(
+    user = await get_user(session, username)
+    await _checked_secret(
         session,
         user,
         password,
@@ -173,10 +188,10 @@ def authenticate_user(session: Session, *, username: str, password: str) -> User
     return user
 
 
-def authenticate_client(session: Session, *, client_id: str, client_secret: str) -> ApiClient:
+async def authenticate_client(session: AsyncSession, *, client_id: str, client_secret: str) -> ApiClient:
     """The active API client these credentials name; raises like ``authenticate_user``."""
-    client = get_client(session, client_id)
-    _checked_secret(
+    client = await get_client(session, client_id)
+    await _checked_secret(
         session,
         client,
         client_secret,

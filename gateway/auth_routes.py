@@ -55,14 +55,14 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def _password_grant(form: TokenRequest, session: SessionDep) -> Principal:
+async def _password_grant(form: TokenRequest, session: SessionDep) -> Principal:
     if not form.username or form.password is None:
         raise InvalidTokenRequest("The password grant needs username and password", error="invalid_request")
-    user = accounts.authenticate_user(session, username=form.username, password=form.password)
+    user = await accounts.authenticate_user(session, username=form.username, password=form.password)
     return accounts.user_principal(user)
 
 
-def _client_credentials_grant(form: TokenRequest, request: Request, session: SessionDep) -> Principal:
+async def _client_credentials_grant(form: TokenRequest, request: Request, session: SessionDep) -> Principal:
     basic = _basic_credentials(request)
     if basic is not None and (form.client_id or form.client_secret):
         raise InvalidTokenRequest(
@@ -73,7 +73,7 @@ def _client_credentials_grant(form: TokenRequest, request: Request, session: Ses
         raise InvalidTokenRequest(
             "The client_credentials grant needs client_id and client_secret", error="invalid_request"
         )
-    client = accounts.authenticate_client(session, client_id=client_id, client_secret=secret)
+    client = await accounts.authenticate_client(session, client_id=client_id, client_secret=secret)
     return accounts.client_principal(client)
 
 
@@ -84,14 +84,14 @@ def _client_credentials_grant(form: TokenRequest, request: Request, session: Ses
     response_model=TokenRead,
     responses=problem_responses(400, 401),
 )
-def token(
+async def token(
     form: Annotated[TokenRequest, Form()], request: Request, response: Response, session: SessionDep
 ) -> TokenRead:
-    # A plain ``def``: argon2 is deliberately slow, so it runs in the thread pool, not on the event loop.
+    # argon2 is deliberately slow: ``accounts`` runs it in worker threads, never on the event loop.
     if form.grant_type == "password":
-        principal = _password_grant(form, session)
+        principal = await _password_grant(form, session)
     elif form.grant_type == "client_credentials":
-        principal = _client_credentials_grant(form, request, session)
+        principal = await _client_credentials_grant(form, request, session)
     elif not form.grant_type:
         raise InvalidTokenRequest("grant_type is required", error="invalid_request")
     else:

@@ -10,13 +10,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from gateway import auth_routes, health, openapi
-from gateway.models import make_gateway_engine
 from gateway.proxy import Forwarder
+from shared import migrations
+from shared.db import make_engine
 from shared.errors import install_error_handlers
 from shared.middleware import RequestIdMiddleware
 from shared.service_app import configure_logging
@@ -32,15 +34,20 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = get_settings()
-        engine = make_gateway_engine(settings)
-        await forwarder.open(settings)
-        app.state.settings, app.state.engine, app.state.forwarder = settings, engine, forwarder
-        app.state.openapi = openapi.MergedOpenAPI(openapi.gateway_document(app))
+        if settings.auto_migrate:
+            # Alembic is synchronous: it runs in a worker thread, the loop stays free.
+            await anyio.to_thread.run_sync(migrations.upgrade, "gateway", settings)
+        engine = make_engine("gateway", settings)
         try:
-            yield
+            await forwarder.open(settings)
+            app.state.settings, app.state.engine, app.state.forwarder = settings, engine, forwarder
+            app.state.openapi = openapi.MergedOpenAPI(openapi.gateway_document(app))
+            try:
+                yield
+            finally:
+                await forwarder.aclose()
         finally:
-            await forwarder.aclose()
-            engine.dispose()
+            await engine.dispose()
 
     app = FastAPI(
         title="Weimin (为民) gateway",

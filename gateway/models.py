@@ -6,17 +6,12 @@ Table names carry the ``gateway_`` prefix because every service shares ``SQLMode
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, Column, Engine, Table
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from shared.db import create_tables, make_engine
-from shared.settings import Settings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.clock import utcnow
 
 
 class UserAccount(SQLModel, table=True):
@@ -49,11 +44,5 @@ class ApiClient(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-GATEWAY_TABLES: list[Table] = [UserAccount.__table__, ApiClient.__table__]  # type: ignore[attr-defined]
-
-
-def make_gateway_engine(settings: Settings) -> Engine:
-    """The gateway's database with its tables in place (the lifespan and the demo loader both call it)."""
-    engine = make_engine("gateway", settings)
-    create_tables(engine, GATEWAY_TABLES)
-    return engine
+# The gateway's database (its migrations live in gateway/migrations).
+TABLES: list[type[SQLModel]] = [UserAccount, ApiClient]

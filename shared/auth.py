@@ -15,7 +15,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, Request
 
-from shared.divisions import in_subtree
+from shared.divisions import in_subtree, is_division_code
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import Settings, get_settings
 
@@ -78,6 +78,8 @@ def decode_token(token: str, settings: Settings) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not isinstance(claims.get("org_code"), str):
         raise Unauthorized("The token lacks roles or org_code", slug="invalid-token")
+    if not is_division_code(claims["org_code"]):
+        raise Unauthorized("The token's org_code is not a 12-digit division code", slug="invalid-token")
     return Principal(username=str(claims["sub"]), roles=tuple(map(str, roles)), org_code=claims["org_code"])
 
 

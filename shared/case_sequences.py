@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.case_numbers import mint_case_number
 
@@ -17,12 +19,20 @@ class CaseSequence(SQLModel, table=True):
     last: int = 0
 
 
-def next_case_number(session: Session, org_code: str, day: date) -> str:
-    """The next 办件编号 for a unit on a day; the row lock serialises concurrent mints."""
-    row = session.get(CaseSequence, (org_code, day), with_for_update=True)
-    if row is None:
-        row = CaseSequence(org_code=org_code, day=day, last=0)
-    row.last += 1
-    session.add(row)
-    session.flush()
-    return mint_case_number(org_code, day, row.last)
+async def next_case_number(session: AsyncSession, org_code: str, day: date) -> str:
+    """The next 办件编号 for a unit on a day, minted atomically.
+
+    One ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` statement: two requests at one unit never read
+    the same counter (a read-then-write did, on SQLite, and answered 500 on the duplicate key).
+    """
+    dialect = session.sync_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = CaseSequence.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .values(org_code=org_code, day=day, last=1)
+        .on_conflict_do_update(index_elements=["org_code", "day"], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    last = (await session.exec(statement)).scalar_one()  # type: ignore[call-overload]
+    return mint_case_number(org_code, day, int(last))

@@ -1,10 +1,18 @@
-"""Dates as the halls see them: China Standard Time (UTC+8, no daylight saving)."""
+"""The one clock of every Weimin process.
+
+Instants are UTC (``utcnow``); dates are as the halls see them, China Standard Time (UTC+8, no
+daylight saving): "today" at a window is ``today_cn()``, never the server's local date.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
 CHINA = timezone(timedelta(hours=8), "CST")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def today_cn() -> date:

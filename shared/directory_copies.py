@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.clock import utcnow
 from shared.divisions import Level, ancestor_at, level_of
 from shared.events.envelope import Envelope
-from shared.events.outbox import utcnow
 from shared.events.types import DirectoryPublishedV1
 
 
@@ -29,9 +30,9 @@ class DirectoryCopy(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-def apply_directory_published(session: Session, envelope: Envelope) -> None:
+async def apply_directory_published(session: AsyncSession, envelope: Envelope) -> None:
     payload = DirectoryPublishedV1.model_validate(envelope.data)
-    copy = session.get(DirectoryCopy, (payload.county_code, payload.level))
+    copy = await session.get(DirectoryCopy, (payload.county_code, payload.level))
     if copy is not None and copy.version_no >= payload.version_no:
         return  # a late or repeated older version never replaces a newer one
     copy = copy or DirectoryCopy(county_code=payload.county_code, level=payload.level, version_no=0)
@@ -47,13 +48,13 @@ def apply_directory_published(session: Session, envelope: Envelope) -> None:
 DIRECTORY_COPY_HANDLERS = {"weimin.catalogue.directory.published": apply_directory_published}
 
 
-def listed_at(session: Session, org_code: str, item_code: str) -> bool | None:
+async def listed_at(session: AsyncSession, org_code: str, item_code: str) -> bool | None:
     """Whether the unit's effective directory lists the item: its level's list ± its own overrides.
 
     None when the county has published no directory for that level yet (nothing to check against).
     """
     level = level_of(org_code)
-    copy = session.get(DirectoryCopy, (ancestor_at(org_code, Level.county), level.value))
+    copy = await session.get(DirectoryCopy, (ancestor_at(org_code, Level.county), level.value))
     if copy is None:
         return None
     listed = item_code in copy.item_codes

@@ -130,4 +130,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, request)
 
+    from shared.idempotency import Replayed
+
+    @app.exception_handler(Replayed)
+    async def _replayed(_request: Request, exc: Replayed) -> JSONResponse:
+        return exc.response
+
     # Anything unexpected becomes a problem+json 500 in RequestIdMiddleware, which wraps the whole app.

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.clock import utcnow
 from shared.errors import InvalidInput
 from shared.events.envelope import Envelope
-from shared.events.outbox import utcnow
 from shared.events.types import ItemPublishedV1, ItemRetiredV1, MaterialRef
 
 
@@ -39,9 +40,9 @@ class ItemCopy(SQLModel, table=True):
         return [m.name for m in self.material_refs() if m.required]
 
 
-def apply_item_published(session: Session, envelope: Envelope) -> None:
+async def apply_item_published(session: AsyncSession, envelope: Envelope) -> None:
     payload = ItemPublishedV1.model_validate(envelope.data)
-    copy = session.get(ItemCopy, payload.item_code)
+    copy = await session.get(ItemCopy, payload.item_code)
     if copy is not None and copy.version_no > payload.version_no:
         return  # an older version arriving late never overwrites a newer one
     copy = copy or ItemCopy(
@@ -63,9 +64,9 @@ def apply_item_published(session: Session, envelope: Envelope) -> None:
     session.add(copy)
 
 
-def apply_item_retired(session: Session, envelope: Envelope) -> None:
+async def apply_item_retired(session: AsyncSession, envelope: Envelope) -> None:
     payload = ItemRetiredV1.model_validate(envelope.data)
-    copy = session.get(ItemCopy, payload.item_code)
+    copy = await session.get(ItemCopy, payload.item_code)
     if copy is not None and copy.version_no <= payload.version_no:
         copy.retired = True
         session.add(copy)
@@ -77,12 +78,12 @@ ITEM_COPY_HANDLERS = {
 }
 
 
-def published_item(session: Session, item_code: str, *, allow_retired: bool = False) -> ItemCopy:
+async def published_item(session: AsyncSession, item_code: str, *, allow_retired: bool = False) -> ItemCopy:
     """The item as last published; unknown (or retired, for new cases) is a 422 for the caller.
 
     ``allow_retired`` serves cases already received: retiring an item never strands a running case.
     """
-    copy = session.get(ItemCopy, item_code)
+    copy = await session.get(ItemCopy, item_code)
     if copy is None or (copy.retired and not allow_retired):
         raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
     return copy

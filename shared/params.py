@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Query
 
 from shared.case_numbers import CASE_NUMBER_PATTERN, InvalidCaseNumber, parse_case_number
+from shared.case_status import CaseStatus
 from shared.errors import InvalidInput
+from shared.pagination import Cursor, Limit
 
 
 def _case_id(
@@ -27,4 +29,19 @@ def _case_id(
 
 
 CaseIdParam = Annotated[str, Depends(_case_id)]
-__all__ = ["CASE_NUMBER_PATTERN", "CaseIdParam"]
+__all__ = ["CASE_NUMBER_PATTERN", "CaseIdParam", "CaseListQuery"]
+
+
+class CaseListFilter:
+    """The query of every case list: an optional status, and the page (``cursor``, ``limit``)."""
+
+    def __init__(
+        self,
+        status: Annotated[CaseStatus | None, Query(description="Only cases in this status")] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> None:
+        self.status, self.cursor, self.limit = status, cursor, limit
+
+
+CaseListQuery = Annotated[CaseListFilter, Depends()]

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from shared.identity_numbers import InvalidIdNumber, mask_id_number, mask_name, validate_id_number
+from shared.case_status import CaseStatus
+from shared.identity_numbers import (
+    InvalidIdNumber,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    validate_id_number,
+)
+from shared.text import PersonName, PhoneNumber, ShortText
 
 
 class Applicant(BaseModel):
-    name: str = Field(min_length=1, max_length=50, description="申请人姓名")
-    id_number: str = Field(description="18-digit 居民身份证号; the GB 11643 check digit is verified")
-    phone: str | None = Field(default=None, max_length=20)
+    name: PersonName = Field(description="申请人姓名 (no control or invisible characters)")
+    id_number: str = Field(
+        max_length=24, description="18-digit 居民身份证号; the GB 11643 check digit is verified"
+    )
+    phone: PhoneNumber | None = Field(
+        default=None, description="Mainland mobile (13812345678) or landline (0534-4221234)"
+    )
 
     @field_validator("id_number")
     @classmethod
@@ -30,8 +42,6 @@ class ApplicantMasked(BaseModel):
 
     @classmethod
     def of(cls, name: str, id_number: str, phone: str | None) -> ApplicantMasked:
-        from shared.identity_numbers import mask_phone
-
         return cls(
             name=mask_name(name),
             id_number=mask_id_number(id_number),
@@ -39,8 +49,23 @@ class ApplicantMasked(BaseModel):
         )
 
 
+class CaseCreated(BaseModel):
+    """The answer to creating a case (an agent's collect, a window's walk-in): its number and place."""
+
+    case_id: str = Field(description="办件编号, minted where the case was first received")
+    current_org: str
+    status: CaseStatus
+
+
+class HandoffResult(BaseModel):
+    """The answer to a hand-up (village → town, or hall → the hall above): where the case is now."""
+
+    case_id: str
+    current_org: str
+
+
 class MaterialIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: ShortText
 
 
 class CaseSubmission(BaseModel):

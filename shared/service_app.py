@@ -11,16 +11,17 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, event, text
-from sqlmodel import Session
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
 
-from shared.db import create_tables, make_engine
+from shared import migrations
+from shared.db import make_engine
 from shared.errors import install_error_handlers
 from shared.events.consumer import EventConsumer, Subscription
 from shared.events.nats_link import NatsLink
-from shared.events.outbox import OUTBOX_TABLES
 from shared.events.relay import OutboxRelay
 from shared.middleware import RequestIdMiddleware
 from shared.settings import get_settings
@@ -39,7 +40,6 @@ def create_service_app(
     *,
     title: str,
     description: str,
-    tables: Sequence[Any],
     routers: Sequence[APIRouter],
     subscription: Subscription | None = None,
     on_startup: Any = None,
@@ -49,9 +49,9 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await anyio.to_thread.run_sync(migrations.upgrade, name, settings)
         engine = make_engine(name, settings)
-        all_tables: list[Table] = [t.__table__ if hasattr(t, "__table__") else t for t in tables]
-        create_tables(engine, [*all_tables, *OUTBOX_TABLES])
         link = NatsLink(settings.nats_url, settings.nats_stream, name=f"weimin-{name}")
         relay = OutboxRelay(
             engine, link, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
@@ -59,7 +59,7 @@ def create_service_app(
 
         @event.listens_for(Session, "after_commit")
         def _wake_relay(session: Session) -> None:
-            if session.info.pop("outbox_written", False) and session.bind is engine:
+            if session.info.pop("outbox_written", False) and session.bind is engine.sync_engine:
                 relay.notify()
 
         app.state.engine, app.state.nats, app.state.relay = engine, link, relay
@@ -69,7 +69,7 @@ def create_service_app(
         if consumer:
             consumer.start()
         if on_startup is not None:
-            on_startup(app)
+            await on_startup(app)
         try:
             yield
         finally:
@@ -78,7 +78,7 @@ def create_service_app(
                 await consumer.stop()
             await relay.stop()
             await link.close()
-            engine.dispose()
+            await engine.dispose()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
@@ -87,8 +87,8 @@ def create_service_app(
         app.include_router(router)
 
     @app.get("/healthz", tags=["health"], summary="200 when the database and NATS answer")
-    def healthz() -> JSONResponse:
-        checks = {"database": _database_ok(app), "nats": bool(app.state.nats.is_connected)}
+    async def healthz() -> JSONResponse:
+        checks = {"database": await _database_ok(app), "nats": bool(app.state.nats.is_connected)}
         status = 200 if all(checks.values()) else 503
         return JSONResponse(
             {"service": name, "status": "ok" if status == 200 else "degraded", "checks": checks},
@@ -98,10 +98,10 @@ def create_service_app(
     return app
 
 
-def _database_ok(app: FastAPI) -> bool:
+async def _database_ok(app: FastAPI) -> bool:
     try:
-        with app.state.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        async with app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
         return True
     except Exception:  # noqa: BLE001
         return False

@@ -43,10 +43,12 @@ class Settings(BaseSettings):
     gateway_upstream_concurrency: int = 8
     gateway_upstream_timeout: float = 30.0
 
-    # Connections per service process: more than shared.db.MAX_CONCURRENT_TRANSACTIONS plus the relay
-    # and the consumer, so a request never waits on the pool while holding a worker thread.
+    # Connections per service process (async: a request waiting for one holds no thread).
     db_pool_size: int = 10
     db_max_overflow: int = 30
+    # Each process brings its database to the newest migration at start (idempotent; on PostgreSQL
+    # serialised by an advisory lock). Production may run `python -m shared.migrations` first instead.
+    auto_migrate: bool = True
     outbox_batch_size: int = 500
     outbox_poll_seconds: float = 0.2
 

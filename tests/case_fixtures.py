@@ -20,31 +20,29 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, create_engine, select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.agents import models as agents_models
 from services.agents import service as agents_service
 from services.agents.events import SUBSCRIPTION as AGENTS_SUBSCRIPTION
 from services.agents.models import AgentCase
-from services.approval import models as approval_models
 from services.approval import service as approval_service
 from services.approval.events import SUBSCRIPTION as APPROVAL_SUBSCRIPTION
 from services.approval.models import ApprovalCase
 from services.approval.schemas import DecisionIn, Outcome
-from services.intake import models as intake_models
 from services.intake import service as intake_service
 from services.intake.events import SUBSCRIPTION as INTAKE_SUBSCRIPTION
 from services.intake.models import IntakeCase, OneTimeNotice, Receipt
-from services.supervision import models as supervision_models
 from services.supervision.events import SUBSCRIPTION as SUPERVISION_SUBSCRIPTION
-from shared.auth import Principal, issue_token
+from shared import migrations
+from shared.auth import Principal
 from shared.case_numbers import mint_case_number
 from shared.clock import today_cn
-from shared.db import create_tables, session_scope
+from shared.db import make_engine, session_scope
 from shared.events import Envelope, EventType, OutboxEvent
 from shared.events.consumer import Subscription, apply_once
-from shared.events.outbox import OUTBOX_TABLES
 from shared.events.types import (
     CaseAcceptedV1,
     CaseCollectedV1,
@@ -54,10 +52,13 @@ from shared.events.types import (
     ItemRetiredV1,
     MaterialRef,
 )
-from shared.identity_numbers import make_valid_id_number
 from shared.item_copies import apply_item_published
 from shared.schemas import Applicant, CaseSubmission, MaterialIn
 from shared.settings import get_settings
+from tests.support import PROBLEM_JSON, assert_problem, bearer, database_url_for, settings_for, villager
+
+# Re-exported: the case services' tests import these from here.
+__reexported__ = (PROBLEM_JSON, assert_problem, bearer, villager)
 
 # The demo county: 山东省德州市临邑县, two of its towns and their (illustrative) villages.
 COUNTY = "371424000000"
@@ -70,8 +71,6 @@ FAR_VILLAGE = "371424202201"  # 宿安乡示例南村, the other town
 FOREIGN_COUNTY = "530127000000"
 FOREIGN_TOWN = "530127102000"
 FOREIGN_VILLAGE = "530127102201"
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def agent(org_code: str, name: str = "") -> Principal:
@@ -160,14 +159,6 @@ def item_retired(item: ItemPublishedV1) -> Envelope:
     )
 
 
-def villager(serial: str = "123", name: str = "张三丰") -> Applicant:
-    return Applicant(
-        name=name,
-        id_number=make_valid_id_number("371424", date(1958, 3, 14), serial),
-        phone="13812345678",
-    )
-
-
 def submission(
     item: ItemPublishedV1, materials: list[str], applicant: Applicant | None = None
 ) -> CaseSubmission:
@@ -180,12 +171,6 @@ def submission(
 
 # ------------------------------------------------------------------------------------------ databases
 
-SERVICE_TABLES: dict[str, list[Any]] = {
-    "agents": agents_models.TABLES,
-    "intake": intake_models.TABLES,
-    "approval": approval_models.TABLES,
-    "supervision": supervision_models.TABLES,
-}
 SUBSCRIPTIONS: dict[str, Subscription] = {
     "agents": AGENTS_SUBSCRIPTION,
     "intake": INTAKE_SUBSCRIPTION,
@@ -194,19 +179,18 @@ SUBSCRIPTIONS: dict[str, Subscription] = {
 }
 
 
-def service_engine(directory: Path, service: str) -> Engine:
-    """A real SQLite file holding the service's tables plus the outbox and inbox, as its app creates them."""
-    directory.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{directory / f'{service}.db'}", connect_args={"timeout": 30})
-    tables = [t.__table__ for t in SERVICE_TABLES[service]]
-    create_tables(engine, [*tables, *OUTBOX_TABLES])
-    return engine
+def service_engine(directory: Path, service: str) -> AsyncEngine:
+    """The service's real database (SQLite file, or a PostgreSQL schema on the postgres test backend),
+    brought to head by its migrations exactly as its app does at start."""
+    settings = settings_for(directory)
+    migrations.upgrade(service, settings)
+    return make_engine(service, settings)
 
 
-def outbox(engine: Engine, type_: str | None = None, subject: str | None = None) -> list[Envelope]:
+async def outbox(engine: AsyncEngine, type_: str | None = None, subject: str | None = None) -> list[Envelope]:
     """Every event a service wrote into its outbox (oldest first), optionally of one type / case."""
-    with Session(engine) as session:
-        rows = session.exec(select(OutboxEvent).order_by(col(OutboxEvent.seq))).all()
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.seq)))).all()
     envelopes = [Envelope.model_validate_json(r.envelope) for r in rows]
     return [
         e
@@ -223,76 +207,81 @@ class DeliveryFailed(AssertionError):
 class Network:
     """The four case services, each with its own database, chained by their outboxes like the bus."""
 
-    engines: dict[str, Engine]
+    engines: dict[str, AsyncEngine]
     delivered: list[Envelope] = field(default_factory=list)
 
     @classmethod
-    def create(cls, directory: Path, items: tuple[ItemPublishedV1, ...] = ITEMS) -> Network:
+    async def create(cls, directory: Path, items: tuple[ItemPublishedV1, ...] = ITEMS) -> Network:
         net = cls({name: service_engine(directory, name) for name in SUBSCRIPTIONS})
         for item in items:
-            net.broadcast(item_published(item))
+            await net.broadcast(item_published(item))
         return net
 
+    async def close(self) -> None:
+        for engine in self.engines.values():
+            await engine.dispose()
+
     @property
-    def agents(self) -> Engine:
+    def agents(self) -> AsyncEngine:
         return self.engines["agents"]
 
     @property
-    def intake(self) -> Engine:
+    def intake(self) -> AsyncEngine:
         return self.engines["intake"]
 
     @property
-    def approval(self) -> Engine:
+    def approval(self) -> AsyncEngine:
         return self.engines["approval"]
 
     @property
-    def supervision(self) -> Engine:
+    def supervision(self) -> AsyncEngine:
         return self.engines["supervision"]
 
     # -- the bus ----------------------------------------------------------------------------------
 
-    def broadcast(self, envelope: Envelope, *, strict: bool = True) -> dict[str, bool]:
+    async def broadcast(self, envelope: Envelope, *, strict: bool = True) -> dict[str, bool]:
         """Deliver one envelope to every service subscribed to its subject, as JetStream would."""
         body = envelope.model_dump_json().encode()
         results = {}
         for name, subscription in SUBSCRIPTIONS.items():
             if subscription.handler_for(envelope.nats_subject) is None:
                 continue
-            results[name] = apply_once(self.engines[name], subscription, envelope.nats_subject, body)
+            results[name] = await apply_once(self.engines[name], subscription, envelope.nats_subject, body)
             if strict and not results[name]:
                 raise DeliveryFailed(f"{name} could not apply {envelope.type} for {envelope.subject}")
         self.delivered.append(envelope)
         return results
 
-    def pump(self, *, strict: bool = True) -> list[Envelope]:
+    async def pump(self, *, strict: bool = True) -> list[Envelope]:
         """Relay every unpublished outbox event of every service, until no service writes any more."""
         relayed: list[Envelope] = []
         while True:
             batch: list[tuple[str, int, Envelope]] = []
             for name, engine in self.engines.items():
-                with Session(engine) as session:
-                    rows = session.exec(
-                        select(OutboxEvent)
-                        .where(col(OutboxEvent.published_at).is_(None))
-                        .order_by(col(OutboxEvent.seq))
+                async with session_scope(engine) as session:
+                    rows = (
+                        await session.exec(
+                            select(OutboxEvent)
+                            .where(col(OutboxEvent.published_at).is_(None))
+                            .order_by(col(OutboxEvent.seq))
+                        )
                     ).all()
                     batch += [(name, r.seq or 0, Envelope.model_validate_json(r.envelope)) for r in rows]
                     if rows:
-                        session.exec(  # type: ignore[call-overload]
+                        await session.exec(  # type: ignore[call-overload]
                             update(OutboxEvent)
                             .where(col(OutboxEvent.seq).in_([r.seq for r in rows]))
                             .values(published_at=datetime.now(UTC))
                         )
-                        session.commit()
             if not batch:
                 return relayed
             for _, _, envelope in sorted(batch, key=lambda b: (b[2].time, b[1])):
-                self.broadcast(envelope, strict=strict)
+                await self.broadcast(envelope, strict=strict)
                 relayed.append(envelope)
 
     # -- what people do -----------------------------------------------------------------------------
 
-    def collect(
+    async def collect(
         self,
         item: ItemPublishedV1,
         materials: list[str],
@@ -301,21 +290,21 @@ class Network:
         applicant: Applicant | None = None,
         today: date | None = None,
     ) -> str:
-        with session_scope(self.agents) as session:
-            case = agents_service.collect_case(
+        async with session_scope(self.agents) as session:
+            case = await agents_service.collect_case(
                 session, by or agent(VILLAGE), submission(item, materials, applicant), today or today_cn()
             )
             case_id = case.case_id
-        self.pump()
+        await self.pump()
         return case_id
 
-    def hand_up_from_village(self, case_id: str, *, by: Principal | None = None) -> AgentCase:
-        with session_scope(self.agents) as session:
-            case = agents_service.hand_up(session, by or agent(VILLAGE), case_id)
-        self.pump()
+    async def hand_up_from_village(self, case_id: str, *, by: Principal | None = None) -> AgentCase:
+        async with session_scope(self.agents) as session:
+            case = await agents_service.hand_up(session, by or agent(VILLAGE), case_id)
+        await self.pump()
         return case
 
-    def walk_in(
+    async def walk_in(
         self,
         item: ItemPublishedV1,
         materials: list[str],
@@ -324,70 +313,77 @@ class Network:
         applicant: Applicant | None = None,
         today: date | None = None,
     ) -> str:
-        with session_scope(self.intake) as session:
-            case = intake_service.receive_walk_in(
+        async with session_scope(self.intake) as session:
+            case = await intake_service.receive_walk_in(
                 session, by or clerk(TOWN), submission(item, materials, applicant), today or today_cn()
             )
             case_id = case.case_id
-        self.pump()
+        await self.pump()
         return case_id
 
-    def accept(
+    async def accept(
         self, case_id: str, materials: list[str], *, by: Principal | None = None, today: date | None = None
     ) -> tuple[Receipt | None, OneTimeNotice | None]:
-        with session_scope(self.intake) as session:
-            result = intake_service.accept(
+        async with session_scope(self.intake) as session:
+            result = await intake_service.accept(
                 session, by or clerk(TOWN), case_id, materials, today or today_cn()
             )
-        self.pump()
+        await self.pump()
         return result
 
-    def hand_up_from_town(self, case_id: str, *, by: Principal | None = None) -> IntakeCase:
-        with session_scope(self.intake) as session:
-            case = intake_service.hand_up(session, by or clerk(TOWN), case_id)
-        self.pump()
+    async def hand_up_from_town(self, case_id: str, *, by: Principal | None = None) -> IntakeCase:
+        async with session_scope(self.intake) as session:
+            case = await intake_service.hand_up(session, by or clerk(TOWN), case_id)
+        await self.pump()
         return case
 
-    def decide(
+    async def hand_up_from_hall(self, case_id: str, *, by: Principal) -> IntakeCase:
+        """A hall's clerk hands the case up to the hall directly above (town → county → city)."""
+        async with session_scope(self.intake) as session:
+            case = await intake_service.hand_up(session, by, case_id)
+        await self.pump()
+        return case
+
+    async def decide(
         self, case_id: str, outcome: str = "approved", reason: str | None = None, *, by: Principal
     ) -> ApprovalCase:
-        with session_scope(self.approval) as session:
-            case = approval_service.decide(
+        async with session_scope(self.approval) as session:
+            case = await approval_service.decide(
                 session, by, case_id, DecisionIn(outcome=Outcome(outcome), reason=reason)
             )
-        self.pump()
+        await self.pump()
         return case
 
-    def deliver(self, case_id: str, *, by: Principal | None = None, method: str = "agent") -> AgentCase:
-        with session_scope(self.agents) as session:
-            case = agents_service.deliver(session, by or agent(VILLAGE), case_id, method)
-        self.pump()
+    async def deliver(self, case_id: str, *, by: Principal | None = None, method: str = "agent") -> AgentCase:
+        async with session_scope(self.agents) as session:
+            case = await agents_service.deliver(session, by or agent(VILLAGE), case_id, method)
+        await self.pump()
         return case
 
     # -- whole journeys -----------------------------------------------------------------------------
 
-    def village_case_at_town(self, item: ItemPublishedV1 = TEKUN, *, village: str = VILLAGE) -> str:
+    async def village_case_at_town(self, item: ItemPublishedV1 = TEKUN, *, village: str = VILLAGE) -> str:
         """A villager's case collected with every material and handed up to the village's town."""
-        case_id = self.collect(item, required(item), by=agent(village))
-        self.hand_up_from_village(case_id, by=agent(village))
+        case_id = await self.collect(item, required(item), by=agent(village))
+        await self.hand_up_from_village(case_id, by=agent(village))
         return case_id
 
-    def accepted_village_case(self, item: ItemPublishedV1 = TEKUN) -> tuple[str, Receipt]:
-        case_id = self.village_case_at_town(item)
-        receipt, _ = self.accept(case_id, [])
+    async def accepted_village_case(self, item: ItemPublishedV1 = TEKUN) -> tuple[str, Receipt]:
+        case_id = await self.village_case_at_town(item)
+        receipt, _ = await self.accept(case_id, [])
         assert receipt is not None
         return case_id, receipt
 
-    def decided_village_case(self, outcome: str = "approved") -> tuple[str, Receipt]:
+    async def decided_village_case(self, outcome: str = "approved") -> tuple[str, Receipt]:
         """A county-decided case carried village → town → county, and decided by the county."""
-        case_id, receipt = self.accepted_village_case(TEKUN)
-        self.hand_up_from_town(case_id)
-        self.decide(case_id, outcome, reason="符合特困供养条件", by=approver(COUNTY))
+        case_id, receipt = await self.accepted_village_case(TEKUN)
+        await self.hand_up_from_town(case_id)
+        await self.decide(case_id, outcome, reason="符合特困供养条件", by=approver(COUNTY))
         return case_id, receipt
 
-    def get(self, service: str, model: type, key: Any) -> Any:
-        with Session(self.engines[service]) as session:
-            return session.get(model, key)
+    async def get(self, service: str, model: type, key: Any) -> Any:
+        async with AsyncSession(self.engines[service], expire_on_commit=False) as session:
+            return await session.get(model, key)
 
 
 # -------------------------------------------------------------------- hand-built events for one service
@@ -494,11 +490,13 @@ def rating_event(case_id: str, origin: str, rating: int, item_code: str = TEKUN.
     )
 
 
-def feed(engine: Engine, service: str, envelopes: list[Envelope]) -> None:
+async def feed(engine: AsyncEngine, service: str, envelopes: list[Envelope]) -> None:
     """Feed envelopes to one service's consumer, as the bytes the bus carries."""
     subscription = SUBSCRIPTIONS[service]
     for envelope in envelopes:
-        ok = apply_once(engine, subscription, envelope.nats_subject, envelope.model_dump_json().encode())
+        ok = await apply_once(
+            engine, subscription, envelope.nats_subject, envelope.model_dump_json().encode()
+        )
         if not ok:
             raise DeliveryFailed(f"{service} could not apply {envelope.type} for {envelope.subject}")
 
@@ -525,23 +523,23 @@ def service_client(
         monkeypatch.setenv("WEIMIN_VAR_DIR", str(var_dir))
         monkeypatch.setenv("WEIMIN_NATS_URL", nats_url)
         monkeypatch.setenv("WEIMIN_ENVIRONMENT", "test")
+        monkeypatch.setenv("WEIMIN_DATABASE_URL", database_url_for(var_dir))
         get_settings.cache_clear()
         module = importlib.reload(importlib.import_module(f"services.{service}.main"))
         try:
             with TestClient(module.app) as client:
-                with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-                    for item in items:
-                        apply_item_published(session, item_published(item))
+
+                async def seed() -> None:
+                    async with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
+                        for item in items:
+                            await apply_item_published(session, item_published(item))
+
+                client.portal.call(seed)  # type: ignore[union-attr]
                 if caller is not None:
                     client.headers.update(bearer(caller))
                 yield client
         finally:
             get_settings.cache_clear()
-
-
-def bearer(principal: Principal) -> dict[str, str]:
-    token, _ = issue_token(principal, get_settings())
-    return {"Authorization": f"Bearer {token}"}
 
 
 def wait_healthy(client: TestClient, timeout: float = 10.0) -> Any:
@@ -554,20 +552,29 @@ def wait_healthy(client: TestClient, timeout: float = 10.0) -> Any:
     return reply
 
 
-def assert_problem(reply: Any, status: int, type_: str | None = None) -> dict:
-    assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"].startswith(PROBLEM_JSON), reply.headers["content-type"]
-    body = reply.json()
-    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
-    if type_ is not None:
-        assert body["type"] == type_, body
-    assert reply.headers.get("x-request-id")
-    return body
-
-
 def mistyped(case_id: str) -> str:
     """The case number with its last character mistyped: the check character catches it."""
     return case_id[:-1] + ("0" if case_id[-1] != "0" else "1")
 
 
 MALFORMED_CASE_NUMBER = "urn:weimin:problem:malformed-case-number"
+
+
+# ------------------------------------------------------------------------- the city above the demo county
+
+CITY = "371400000000"  # 山东省德州市, the city above COUNTY
+# A city-decided item (illustrative): a county hands such a case up to its city, hall by hall.
+CITY_ITEM = ItemPublishedV1(
+    item_code="DZ-YB-001",
+    name="大病专项医疗救助审批",
+    deciding_level="city",
+    agent_may_take=True,
+    promised_days=15,
+    legal_days=20,
+    materials=[
+        MaterialRef(name="医疗救助申请书"),
+        MaterialRef(name="居民身份证"),
+        MaterialRef(name="医疗费用票据"),
+        MaterialRef(name="诊断证明", required=False),
+    ],
+)

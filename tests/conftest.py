@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shared.settings import get_settings
-from tests.support import NatsServer, external_nats_url
+from tests.support import PG_BASE_ENV, NatsServer, backend_name, database_url_for, external_nats_url
 
 
 @pytest.fixture(scope="session")
@@ -25,11 +26,21 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """On the postgres backend, a PostgreSQL server for the session; each test gets its own database."""
+    backend = backend_name()
+    if backend == "postgres":
+        os.environ[PG_BASE_ENV] = request.getfixturevalue("postgres_url")
+    yield backend
+
+
 @pytest.fixture
 def weimin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Settings pointing at a fresh var dir for this test."""
+    """Settings pointing at a fresh var dir (and, on the postgres backend, a fresh database)."""
     monkeypatch.setenv("WEIMIN_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("WEIMIN_ENVIRONMENT", "test")
+    monkeypatch.setenv("WEIMIN_DATABASE_URL", database_url_for(tmp_path / "var"))
     get_settings.cache_clear()
     yield tmp_path / "var"
     get_settings.cache_clear()
@@ -38,8 +49,6 @@ def weimin_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL database: the one WEIMIN_TEST_DATABASE_URL names, or our own embedded server."""
-    import os
-
     external = os.environ.get("WEIMIN_TEST_DATABASE_URL")
     if external:
         yield external

@@ -1,10 +1,12 @@
-"""Builds the demo county's catalogue spreadsheet and the blank import template, with the same code
-the catalogue service reads them with (``services.catalogue.spreadsheet``).
+"""Builds the demo's catalogue spreadsheets and the blank import template, with the same code the
+catalogue service reads them with (``services.catalogue.spreadsheet``).
 
     python -m deploy.demo_catalogue.build
 
-writes ``deploy/demo_catalogue/linyi.xlsx`` (临邑县's items, imported by the demo loader through the
-import endpoint) and ``services/catalogue/templates/catalogue_template.xlsx``. Both are committed.
+writes ``deploy/demo_catalogue/linyi.xlsx`` (临邑县's items, imported by the demo loader as the
+county's admin), ``deploy/demo_catalogue/dezhou.xlsx`` (德州市's own items, imported as the city's
+admin, so the city owns them) and ``services/catalogue/templates/catalogue_template.xlsx``. All three
+are committed.
 
 The items are drawn from the seeds (临邑: 低保, 临时救助, 特困供养, 农民建房, 营业执照, 残疾人, 养老); the
 legal bases are the real regulations, while time limits, phones and places are plausible
@@ -22,12 +24,15 @@ from services.catalogue.spreadsheet import write_xlsx
 
 HERE = Path(__file__).resolve().parent
 DEMO_FILE = HERE / "linyi.xlsx"
+CITY_FILE = HERE / "dezhou.xlsx"
 TEMPLATE_FILE = HERE.parents[1] / "services" / "catalogue" / "templates" / "catalogue_template.xlsx"
 
 HOURS = "工作日 上午9:00-12:00, 下午13:30-17:30 (法定节假日除外)"
 CONSULT = "0534-4212345"
 SUPERVISE = "0534-12345"
 COUNTY_HALL = "临邑县政务服务中心 (临邑县城区)"
+CITY_HALL = "德州市政务服务中心 医保综合窗口; 可由村代办员代办, 经乡镇、县逐级上交"
+CITY_CONSULT = "0534-12345"
 TOWN_HALL = "所在乡镇(街道)为民服务中心; 可由村代办员代办"
 MZ = "临邑县民政局"
 CIVIL = "《社会救助暂行办法》(国务院令第649号)"
@@ -246,7 +251,49 @@ ITEMS: list[dict[str, Any]] = [
     },
 ]
 
-for _item in ITEMS:
+# 德州市's own items: the city hall decides them (审批层级 市), a village agent may take them and the case
+# is handed up village → town → county → city. Drawn from the seeds' 医保 and 大救助 (seed 002: a
+# platform "贯通省、市、县、乡、村五级"); resident medical insurance is pooled at the city (市级统筹), so
+# the city's medical-insurance bureau recognises outpatient chronic and special diseases. The legal
+# basis is real; the time limits, the procedure's steps, the place and the phones are ILLUSTRATIVE,
+# not 德州市's published figures.
+CITY_ITEMS: list[dict[str, Any]] = [
+    {
+        "item_code": "DZ-YB-001",
+        "name": "城乡居民医保门诊慢特病待遇认定",
+        "aliases": ["慢特病", "门诊慢性病", "门诊特殊疾病"],
+        "keywords": ["医保", "慢性病", "医疗保障"],
+        "item_type": "20",
+        "exercising_level": "3",
+        "deciding_level": "city",
+        "implementing_body": "德州市医疗保障局",
+        "legal_basis": (
+            "《中华人民共和国社会保险法》第二十八条; 《医疗保障基金使用监督管理条例》(国务院令第735号)"
+        ),
+        "acceptance_conditions": (
+            "参加德州市城乡居民基本医疗保险, "
+            "经二级及以上定点医疗机构确诊患有门诊慢特病病种范围内疾病的参保人。"
+        ),
+        "procedure": "申请 → 村代办员收件 → 乡镇、县逐级上交 → 市医保经办机构组织专家评审 → 认定 → 结果送达",
+        "legal_days": 20,
+        "promised_days": 15,
+        "promised_limit_note": "专家评审时间不计入 (示例时限)",
+        "service_objects": ["1"],
+        "handling_forms": ["1", "2"],
+        "agent_may_take": True,
+        "result_name": "门诊慢特病待遇认定结果告知书",
+        "materials": [
+            _m("门诊慢特病待遇认定申请表"),
+            _m("居民身份证", copies=1),
+            _m("二级及以上定点医疗机构诊断证明"),
+            _m("近期病历及检查报告", copies=1),
+        ],
+        "place": CITY_HALL,
+        "consultation_phone": CITY_CONSULT,
+    },
+]
+
+for _item in [*ITEMS, *CITY_ITEMS]:
     county = _item["deciding_level"] in ("county", "city")
     _item.setdefault("place", COUNTY_HALL if county else TOWN_HALL)
     _item.setdefault("hours", HOURS)
@@ -255,14 +302,23 @@ for _item in ITEMS:
 
 
 def demo_items() -> list[tuple[str, ItemUpsert]]:
+    """临邑县's items (``linyi.xlsx``)."""
     return [(i["item_code"], ItemUpsert.model_validate(i)) for i in ITEMS]
+
+
+def city_items() -> list[tuple[str, ItemUpsert]]:
+    """德州市's own items (``dezhou.xlsx``)."""
+    return [(i["item_code"], ItemUpsert.model_validate(i)) for i in CITY_ITEMS]
 
 
 def main() -> None:
     DEMO_FILE.write_bytes(write_xlsx(demo_items()))
+    CITY_FILE.write_bytes(write_xlsx(city_items()))
     TEMPLATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     TEMPLATE_FILE.write_bytes(write_xlsx([]))
-    print(f"wrote {DEMO_FILE} ({len(ITEMS)} items) and {TEMPLATE_FILE}")
+    print(
+        f"wrote {DEMO_FILE} ({len(ITEMS)} items), {CITY_FILE} ({len(CITY_ITEMS)} items) and {TEMPLATE_FILE}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """The agents service: village proxy agents collect, hand up, track and deliver."""
 
 from services.agents.events import SUBSCRIPTION
-from services.agents.models import TABLES
 from services.agents.routes import router
 from shared.service_app import create_service_app
 
@@ -9,7 +8,6 @@ app = create_service_app(
     "agents",
     title="Weimin agents",
     description="Village proxy agents (代办员): collect a villager's matter, hand it up, deliver the result.",
-    tables=TABLES,
     routers=[router],
     subscription=SUBSCRIPTION,
 )

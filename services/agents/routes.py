@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from services.agents import service
 from services.agents.models import AgentCase
-from services.agents.schemas import (
-    AgentCaseCreated,
-    AgentCasePage,
-    AgentCaseRead,
-    AgentCaseStatus,
-    DeliveryIn,
-    HandoffResult,
-)
-from shared import idempotency
+from services.agents.schemas import AgentCasePage, AgentCaseRead, DeliveryIn
 from shared.auth import CurrentPrincipal
 from shared.clock import today_cn
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.pagination import Cursor, Limit
-from shared.params import CaseIdParam
-from shared.schemas import ApplicantMasked, CaseSubmission
+from shared.idempotency import Idempotent
+from shared.params import CaseIdParam, CaseListQuery
+from shared.schemas import ApplicantMasked, CaseCreated, CaseSubmission, HandoffResult
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -34,7 +25,7 @@ def _read(case: AgentCase) -> AgentCaseRead:
         item_name=case.item_name,
         village_code=case.village_code,
         current_org=case.current_org,
-        status=AgentCaseStatus(case.status),
+        status=case.status,
         applicant=ApplicantMasked.of(case.applicant_name, case.applicant_id_number, case.applicant_phone),
         materials=case.materials,
         collected_by=case.collected_by,
@@ -47,26 +38,16 @@ def _read(case: AgentCase) -> AgentCaseRead:
 @router.post(
     "/cases",
     status_code=201,
-    response_model=AgentCaseCreated,
+    response_model=CaseCreated,
     summary="Collect a villager's matter (收件); mints the case number",
     responses=problem_responses(401, 403, 409, 422),
 )
-def collect_case(
-    body: CaseSubmission,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    idempotency_key: idempotency.IdempotencyKey = None,
-) -> AgentCaseCreated | JSONResponse:
-    endpoint = "POST /api/v1/agents/cases"
-    replayed = idempotency.replay(session, idempotency_key, principal.username, endpoint)
-    if replayed is not None:
-        return replayed
-    case = service.collect_case(session, principal, body, today_cn())
-    result = AgentCaseCreated(
-        case_id=case.case_id, current_org=case.current_org, status=AgentCaseStatus(case.status)
-    )
-    idempotency.remember(session, idempotency_key, principal.username, endpoint, 201, result.model_dump())
-    return result
+async def collect_case(
+    body: CaseSubmission, principal: CurrentPrincipal, session: SessionDep, idempotent: Idempotent
+) -> CaseCreated:
+    case = await service.collect_case(session, principal, body, today_cn())
+    result = CaseCreated(case_id=case.case_id, current_org=case.current_org, status=case.status)
+    return idempotent.answer(result, status=201)
 
 
 @router.get(
@@ -75,14 +56,14 @@ def collect_case(
     summary="Cases of the caller's village (or subtree)",
     responses=problem_responses(401),
 )
-def list_cases(
+async def list_cases(
     principal: CurrentPrincipal,
     session: SessionDep,
-    status: AgentCaseStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    query: CaseListQuery,
 ) -> AgentCasePage:
-    page = service.list_cases(session, principal, status=status, after=cursor, limit=limit)
+    page = await service.list_cases(
+        session, principal, status=query.status, after=query.cursor, limit=query.limit
+    )
     return AgentCasePage(items=[_read(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -92,8 +73,8 @@ def list_cases(
     summary="One collected case",
     responses=problem_responses(401, 404, 422),
 )
-def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> AgentCaseRead:
-    return _read(service.get_case(session, principal, case_id))
+async def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> AgentCaseRead:
+    return _read(await service.get_case(session, principal, case_id))
 
 
 @router.post(
@@ -102,8 +83,8 @@ def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: Session
     summary="Hand the case up to the village's town hall",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> HandoffResult:
-    case = service.hand_up(session, principal, case_id)
+async def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> HandoffResult:
+    case = await service.hand_up(session, principal, case_id)
     return HandoffResult(case_id=case.case_id, current_org=case.current_org)
 
 
@@ -113,8 +94,8 @@ def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionD
     summary="Record delivery of the decision to the villager (送达)",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def deliver(
+async def deliver(
     case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep, body: DeliveryIn | None = None
 ) -> AgentCaseRead:
-    case = service.deliver(session, principal, case_id, (body or DeliveryIn()).method)
+    case = await service.deliver(session, principal, case_id, (body or DeliveryIn()).method)
     return _read(case)

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from shared.case_status import CaseStatus
 from shared.schemas import ApplicantMasked
-
-
-class AgentCaseStatus(StrEnum):
-    collected = "collected"  # 已收件: with the agent at the village
-    handed_up = "handed_up"  # 已上交: with the town hall
-    decided = "decided"  # 已办结: decision known, waiting for delivery
-    delivered = "delivered"  # 已送达
-
-
-class AgentCaseCreated(BaseModel):
-    case_id: str
-    current_org: str
-    status: AgentCaseStatus
-
-
-class HandoffResult(BaseModel):
-    case_id: str
-    current_org: str
 
 
 class DeliveryIn(BaseModel):
@@ -41,7 +23,7 @@ class AgentCaseRead(BaseModel):
     item_name: str
     village_code: str
     current_org: str
-    status: AgentCaseStatus
+    status: CaseStatus
     applicant: ApplicantMasked
     materials: list[str]
     collected_by: str

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from sqlmodel import Field, SQLModel
 
+from shared.case_status import CaseStatus, status_column_type
 from shared.item_copies import ItemCopy
 
 
@@ -16,10 +17,12 @@ class ApprovalCase(SQLModel, table=True):
     item_code: str = Field(max_length=64)
     item_name: str
     origin_org: str = Field(max_length=12, index=True)
+    # The unit that decides, as intake named it when it accepted the case (town, county or city).
     deciding_org: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12)
     applicant_name: str
-    status: str = Field(max_length=16, index=True)
+    # ``accepted`` while it waits for the deciding level, then ``decided``.
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
     accepted_at: datetime
     promised_days: int
     due: date

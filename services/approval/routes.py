@@ -6,12 +6,11 @@ from fastapi import APIRouter
 
 from services.approval import service
 from services.approval.models import ApprovalCase
-from services.approval.schemas import ApprovalCasePage, ApprovalCaseRead, ApprovalStatus, DecisionIn
+from services.approval.schemas import ApprovalCasePage, ApprovalCaseRead, DecisionIn
 from shared.auth import CurrentPrincipal
 from shared.db import SessionDep
 from shared.errors import problem_responses
-from shared.pagination import Cursor, Limit
-from shared.params import CaseIdParam
+from shared.params import CaseIdParam, CaseListQuery
 
 router = APIRouter(prefix="/api/v1/approval", tags=["approval"])
 
@@ -26,14 +25,14 @@ def _read(case: ApprovalCase) -> ApprovalCaseRead:
     summary="Cases decided within the caller's subtree",
     responses=problem_responses(401),
 )
-def list_cases(
+async def list_cases(
     principal: CurrentPrincipal,
     session: SessionDep,
-    status: ApprovalStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    query: CaseListQuery,
 ) -> ApprovalCasePage:
-    page = service.list_cases(session, principal, status=status, after=cursor, limit=limit)
+    page = await service.list_cases(
+        session, principal, status=query.status, after=query.cursor, limit=query.limit
+    )
     return ApprovalCasePage(items=[_read(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -43,8 +42,10 @@ def list_cases(
     summary="One case awaiting or past decision",
     responses=problem_responses(401, 404, 422),
 )
-def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> ApprovalCaseRead:
-    return _read(service.get_case(session, principal, case_id))
+async def get_case(
+    case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep
+) -> ApprovalCaseRead:
+    return _read(await service.get_case(session, principal, case_id))
 
 
 @router.post(
@@ -53,7 +54,7 @@ def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: Session
     summary="Approve or reject (with reasons), by an approver of the deciding level",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def decide(
+async def decide(
     case_id: CaseIdParam, body: DecisionIn, principal: CurrentPrincipal, session: SessionDep
 ) -> ApprovalCaseRead:
-    return _read(service.decide(session, principal, case_id, body))
+    return _read(await service.decide(session, principal, case_id, body))

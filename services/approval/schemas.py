@@ -7,10 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, model_validator
 
-
-class ApprovalStatus(StrEnum):
-    pending = "pending"  # accepted, waiting for the deciding level
-    decided = "decided"
+from shared.case_status import CaseStatus
 
 
 class Outcome(StrEnum):
@@ -36,7 +33,7 @@ class ApprovalCaseRead(BaseModel):
     origin_org: str
     deciding_org: str
     current_org: str
-    status: ApprovalStatus
+    status: CaseStatus = Field(description="`accepted` (waiting for the deciding level) or `decided`")
     accepted_at: datetime
     due: date
     due_provisional: bool

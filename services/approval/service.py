@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.approval import events
 from services.approval.models import ApprovalCase
-from services.approval.schemas import ApprovalStatus, DecisionIn
+from services.approval.schemas import DecisionIn
 from shared.auth import Principal, Role, require_roles
-from shared.clock import today_cn
-from shared.divisions import prefix_of
-from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import EventType, emit
-from shared.events.outbox import utcnow
-from shared.events.types import CaseAcceptedV1, CaseDecidedV1
+from shared.case_status import CaseStatus
+from shared.clock import today_cn, utcnow
+from shared.errors import Conflict, Forbidden
+from shared.events.types import CaseAcceptedV1
 from shared.item_copies import ItemCopy
+from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
 
-SOURCE = "approval"
+# ------------------------------------------------------------------------- what intake tells us
 
 
-def open_case(session: Session, accepted: CaseAcceptedV1) -> None:
-    if session.get(ApprovalCase, accepted.case_id) is not None:
-        return
-    item = session.get(ItemCopy, accepted.item_code)
+async def open_case(session: AsyncSession, accepted: CaseAcceptedV1) -> None:
+    """Intake accepted a case: it waits for the unit intake named to decide it (town, county or city)."""
+    if await session.get(ApprovalCase, accepted.case_id) is not None:
+        return  # redelivered (or re-sent under a new id): a case is opened once, never reopened
+    item = await session.get(ItemCopy, accepted.item_code)
     session.add(
         ApprovalCase(
             case_id=accepted.case_id,
@@ -32,7 +34,7 @@ def open_case(session: Session, accepted: CaseAcceptedV1) -> None:
             deciding_org=accepted.deciding_org,
             current_org=accepted.org_code,
             applicant_name=accepted.applicant_name,
-            status=ApprovalStatus.pending,
+            status=CaseStatus.accepted,
             accepted_at=accepted.accepted_at,
             promised_days=accepted.promised_days,
             due=accepted.due,
@@ -41,59 +43,54 @@ def open_case(session: Session, accepted: CaseAcceptedV1) -> None:
     )
 
 
-def case_arrived(session: Session, case_id: str, org_code: str) -> None:
-    case = session.get(ApprovalCase, case_id)
-    if case is not None and case.status == ApprovalStatus.pending:
+async def case_arrived(session: AsyncSession, case_id: str, org_code: str) -> None:
+    """An undecided case was received at a hall further up: it is there now."""
+    case = await session.get(ApprovalCase, case_id)
+    if case is not None and case.status == CaseStatus.accepted:
         case.current_org = org_code
         session.add(case)
 
 
-def get_case(session: Session, principal: Principal, case_id: str) -> ApprovalCase:
-    case = session.get(ApprovalCase, case_id)
-    if case is None or not principal.governs_any([case.origin_org, case.current_org, case.deciding_org]):
-        raise NotFound(f"No case {case_id} in your jurisdiction", slug="case-not-found")
-    return case
+# ------------------------------------------------------------------------------------ the deciding level
 
 
-def list_cases(
-    session: Session, principal: Principal, *, status: str | None, after: str | None, limit: int
+async def get_case(session: AsyncSession, principal: Principal, case_id: str) -> ApprovalCase:
+    """A case whose origin, hall or deciding unit lies in the caller's subtree; others are not found."""
+    case = await session.get(ApprovalCase, case_id)
+    units = (case.origin_org, case.current_org, case.deciding_org) if case else ()
+    return governed_or_404(case, principal, *units, what=f"case {case_id}")
+
+
+async def list_cases(
+    session: AsyncSession, principal: Principal, *, status: CaseStatus | None, after: str | None, limit: int
 ) -> Page[ApprovalCase]:
-    prefix = prefix_of(principal.org_code)
-    query = select(ApprovalCase).where(col(ApprovalCase.deciding_org).startswith(prefix))
+    """The queue: cases decided by a unit in the caller's subtree."""
+    query = visible(select(ApprovalCase), principal, ApprovalCase.deciding_org)
     if status:
         query = query.where(ApprovalCase.status == status)
-    return keyset_page(session, query, ApprovalCase.case_id, after=after, limit=limit)
+    return await keyset_page(session, query, ApprovalCase.case_id, after=after, limit=limit)
 
 
-def decide(session: Session, principal: Principal, case_id: str, decision: DecisionIn) -> ApprovalCase:
-    """Approve or refuse, by an approver of the deciding unit, once the case has reached it."""
+async def decide(
+    session: AsyncSession, principal: Principal, case_id: str, decision: DecisionIn
+) -> ApprovalCase:
+    """Approve or refuse, by an approver of the deciding unit, once the case has reached it.
+
+    The deciding unit is the one intake's ``case.accepted`` named (a city-decided item: the city), never
+    one derived here; an approver of any other unit, even one above it, does not decide the case.
+    """
     require_roles(principal, Role.approver)
-    case = get_case(session, principal, case_id)
+    case = await get_case(session, principal, case_id)
     if principal.org_code != case.deciding_org:
         raise Forbidden(f"Case {case_id} is decided by {case.deciding_org}", slug="not-the-deciding-unit")
-    if case.status == ApprovalStatus.decided:
+    if case.status == CaseStatus.decided:
         raise Conflict(f"Case {case_id} was decided already", slug="case-already-decided")
     if case.current_org != case.deciding_org:
         raise Conflict(f"Case {case_id} has not reached {case.deciding_org} yet", slug="case-not-arrived")
-    case.status, case.outcome, case.reason = ApprovalStatus.decided, decision.outcome.value, decision.reason
+    case.status, case.outcome, case.reason = CaseStatus.decided, decision.outcome.value, decision.reason
     case.decided_by, case.decided_at = principal.username, utcnow()
     case.on_time = today_cn() <= case.due
     session.add(case)
-    emit(
-        session,
-        source=SOURCE,
-        type=EventType.case_decided,
-        subject=case_id,
-        data=CaseDecidedV1(
-            case_id=case_id,
-            org_code=case.deciding_org,
-            item_code=case.item_code,
-            outcome=case.outcome,
-            reason=case.reason,
-            decided_by=principal.username,
-            due=case.due,
-            on_time=case.on_time,
-        ),
-    )
-    session.flush()
+    events.case_decided(session, case)
+    await session.flush()
     return case

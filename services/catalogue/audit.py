@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalogue.models import AuditRecord
 from services.catalogue.schemas import AuditRead
+from shared.pagination import Page, keyset_page
 
 
 def _text(value: Any) -> str | None:
@@ -20,8 +23,8 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str |
     return [(k, old.get(k), new.get(k)) for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
 
 
-def record(
-    session: Session,
+async def record(
+    session: AsyncSession,
     *,
     entity: str,
     key: str,
@@ -31,33 +34,37 @@ def record(
     via: str,
     changes: list[tuple[str | None, Any, Any]] | None = None,
 ) -> None:
-    """One row per changed field, or one row for an action that changes no field (e.g. publish)."""
-    rows = changes or [(None, None, None)]
-    for field, old, new in rows:
-        session.add(
-            AuditRecord(
-                entity=entity,
-                entity_key=key,
-                version_no=version_no,
-                action=action,
-                field=field,
-                old_value=_text(old),
-                new_value=_text(new),
-                actor=actor,
-                via=via,
-            )
-        )
+    """One row per changed field, or one row for an action that changes no field (e.g. publish).
+
+    The rows go in as one bulk INSERT (an item's first version changes every field: a row-by-row
+    insert would be a round trip each), in the caller's transaction."""
+    rows = [
+        AuditRecord(
+            entity=entity,
+            entity_key=key,
+            version_no=version_no,
+            action=action,
+            field=field,
+            old_value=_text(old),
+            new_value=_text(new),
+            actor=actor,
+            via=via,
+        ).model_dump(exclude={"id"})
+        for field, old, new in changes or [(None, None, None)]
+    ]
+    await session.exec(insert(AuditRecord), params=rows)
 
 
 def state_change(old: str | None, new: str) -> list[tuple[str | None, Any, Any]]:
     return [("state", old, new)]
 
 
-def trail(session: Session, *, entity: str, key: str, after: int | None, limit: int) -> list[AuditRecord]:
+async def trail(
+    session: AsyncSession, *, entity: str, key: str, after: str | None, limit: int
+) -> Page[AuditRecord]:
+    """One page of the record's changes, oldest first; ``after`` is the previous page's cursor."""
     query = select(AuditRecord).where(AuditRecord.entity == entity, AuditRecord.entity_key == key)
-    if after is not None:
-        query = query.where(col(AuditRecord.id) > after)
-    return list(session.exec(query.order_by(col(AuditRecord.id)).limit(limit)).all())
+    return await keyset_page(session, query, col(AuditRecord.id), after=after, limit=limit)
 
 
 def read(row: AuditRecord) -> AuditRead:

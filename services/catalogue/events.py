@@ -1,16 +1,19 @@
-"""What the catalogue publishes: ``item.published``, ``item.retired`` and ``directory.published``.
+"""The catalogue's event boundary. It publishes ``item.published``, ``item.retired`` and
+``directory.published``, one typed helper each, written to the outbox in the caller's transaction;
+it consumes nothing (``SUBSCRIPTION`` is None).
 
 Each payload is complete enough that intake, agents and approval keep their own copy and never call
-the catalogue on a case's path. The catalogue consumes nothing.
+the catalogue on a case's path.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.events import EventType, emit
+from shared.events.consumer import Subscription
 from shared.events.types import (
     DirectoryEntryRef,
     DirectoryPublishedV1,
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
     from services.catalogue.models import DirectoryVersion, ItemVersion
 
 SOURCE = "catalogue"
+
+# The catalogue is where the catalogue's facts start: it listens to no other service.
+SUBSCRIPTION: Subscription | None = None
 
 
 def item_published_payload(
@@ -55,8 +61,8 @@ def item_published_payload(
     )
 
 
-def emit_item_published(
-    session: Session, version: ItemVersion, *, owner_org: str, supersedes: int | None
+async def item_published(
+    session: AsyncSession, version: ItemVersion, *, owner_org: str, supersedes: int | None
 ) -> None:
     emit(
         session,
@@ -67,7 +73,7 @@ def emit_item_published(
     )
 
 
-def emit_item_retired(session: Session, version: ItemVersion, *, reason: str | None) -> None:
+async def item_retired(session: AsyncSession, version: ItemVersion, *, reason: str | None) -> None:
     emit(
         session,
         source=SOURCE,
@@ -83,7 +89,7 @@ def emit_item_retired(session: Session, version: ItemVersion, *, reason: str | N
     )
 
 
-def emit_directory_published(session: Session, directory: DirectoryVersion) -> None:
+async def directory_published(session: AsyncSession, directory: DirectoryVersion) -> None:
     assert directory.published_at is not None
     emit(
         session,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalogue import directories, service
 from services.catalogue.codes import Coded
@@ -20,15 +20,14 @@ def _cl(member: Coded) -> CodeLabel:
     return CodeLabel(code=member.value, label=member.label)
 
 
-def guide(session: Session, item_code: str, org_code: str | None = None) -> Guide:
+async def guide(session: AsyncSession, item_code: str, org_code: str | None = None) -> Guide:
     """The guide of the item's live version, for the given unit if one is named."""
-    item = service.item_read(service.current_version(session, item_code))
+    item = service.item_read(await service.current_version(session, item_code))
     at_unit = None
     if org_code:
-        org = service.get_org(session, org_code)
-        offer = next(
-            (o for o in directories.offers_at(session, org_code) if o.version.item_code == item_code), None
-        )
+        org = await service.get_org(session, org_code)
+        offers = await directories.offers_at(session, org_code)
+        offer = next((o for o in offers if o.version.item_code == item_code), None)
         if offer is None:
             raise NotFound(f"{org.name} does not list item {item_code}", slug="item-not-offered-here")
         at_unit = GuideUnit(

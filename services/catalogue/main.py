@@ -3,14 +3,14 @@ their public guides, spreadsheet import/export, and the events that publish them
 
 from fastapi import FastAPI
 
+from services.catalogue.events import SUBSCRIPTION
 from services.catalogue.imports import fail_interrupted_jobs
-from services.catalogue.models import TABLES
 from services.catalogue.routes import routers
 from shared.service_app import create_service_app
 
 
-def _on_startup(app: FastAPI) -> None:
-    fail_interrupted_jobs(app.state.engine)
+async def _on_startup(app: FastAPI) -> None:
+    await fail_interrupted_jobs(app.state.engine)
 
 
 app = create_service_app(
@@ -21,7 +21,7 @@ app = create_service_app(
         "attributes, versions (draft → published → retired), the towns' and villages' directories, "
         "guides (办事指南), and spreadsheet import/export. Reads are public (政务公开)."
     ),
-    tables=TABLES,
     routers=routers,
+    subscription=SUBSCRIPTION,
     on_startup=_on_startup,
 )

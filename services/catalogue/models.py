@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import get_history
 from sqlmodel import Field, SQLModel
 
-from shared.events.outbox import utcnow
+from shared.clock import utcnow
 
 
 class VersionState(StrEnum):

@@ -1,7 +1,6 @@
-"""The intake service: one-window acceptance at the town and county halls."""
+"""The intake service: one-window acceptance at the town, county and city halls."""
 
 from services.intake.events import SUBSCRIPTION
-from services.intake.models import TABLES
 from services.intake.routes import router
 from shared.service_app import create_service_app
 
@@ -9,7 +8,6 @@ app = create_service_app(
     "intake",
     title="Weimin intake",
     description="One-window acceptance (一窗受理): receipts, one-time notices, hand-ups between halls.",
-    tables=TABLES,
     routers=[router],
     subscription=SUBSCRIPTION,
 )

@@ -8,7 +8,8 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from shared.case_sequences import CaseSequence
-from shared.events.outbox import utcnow
+from shared.case_status import CaseStatus, status_column_type
+from shared.clock import utcnow
 from shared.idempotency import IdempotencyRecord
 from shared.item_copies import ItemCopy
 
@@ -27,7 +28,7 @@ class IntakeCase(SQLModel, table=True):
     origin_org: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12, index=True)
     channel: str = Field(max_length=16)
-    status: str = Field(max_length=20, index=True)
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
     applicant_name: str
     applicant_id_number: str = Field(max_length=18)
     applicant_phone: str | None = None

@@ -1,31 +1,26 @@
-"""Intake HTTP API: the windows of the town and county halls."""
+"""Intake HTTP API: the windows of the town, county and city halls."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from services.intake import service
 from services.intake.models import IntakeCase, OneTimeNotice, Receipt
 from services.intake.schemas import (
     AcceptIn,
     AcceptOutcome,
-    HandoffResult,
-    IntakeCaseCreated,
     IntakeCasePage,
     IntakeCaseRead,
-    IntakeStatus,
     NoticeRead,
     ReceiptRead,
 )
-from shared import idempotency
 from shared.auth import CurrentPrincipal
 from shared.clock import today_cn
 from shared.db import SessionDep
-from shared.errors import NotFound, problem_responses
-from shared.pagination import Cursor, Limit
-from shared.params import CaseIdParam
-from shared.schemas import ApplicantMasked, CaseSubmission
+from shared.errors import problem_responses
+from shared.idempotency import Idempotent
+from shared.params import CaseIdParam, CaseListQuery
+from shared.schemas import ApplicantMasked, CaseCreated, CaseSubmission, HandoffResult
 
 router = APIRouter(prefix="/api/v1/intake", tags=["intake"])
 
@@ -38,7 +33,7 @@ def _read(case: IntakeCase) -> IntakeCaseRead:
         origin_org=case.origin_org,
         current_org=case.current_org,
         channel=case.channel,
-        status=IntakeStatus(case.status),
+        status=case.status,
         applicant=ApplicantMasked.of(case.applicant_name, case.applicant_id_number, case.applicant_phone),
         materials=case.materials,
         first_officer=case.first_officer,
@@ -61,26 +56,16 @@ def _notice(notice: OneTimeNotice) -> NoticeRead:
 @router.post(
     "/cases",
     status_code=201,
-    response_model=IntakeCaseCreated,
+    response_model=CaseCreated,
     summary="Receive a walk-in case at a window; mints the case number",
     responses=problem_responses(401, 403, 422),
 )
-def receive_case(
-    body: CaseSubmission,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    idempotency_key: idempotency.IdempotencyKey = None,
-) -> IntakeCaseCreated | JSONResponse:
-    endpoint = "POST /api/v1/intake/cases"
-    replayed = idempotency.replay(session, idempotency_key, principal.username, endpoint)
-    if replayed is not None:
-        return replayed
-    case = service.receive_walk_in(session, principal, body, today_cn())
-    result = IntakeCaseCreated(
-        case_id=case.case_id, current_org=case.current_org, status=IntakeStatus(case.status)
-    )
-    idempotency.remember(session, idempotency_key, principal.username, endpoint, 201, result.model_dump())
-    return result
+async def receive_case(
+    body: CaseSubmission, principal: CurrentPrincipal, session: SessionDep, idempotent: Idempotent
+) -> CaseCreated:
+    case = await service.receive_walk_in(session, principal, body, today_cn())
+    result = CaseCreated(case_id=case.case_id, current_org=case.current_org, status=case.status)
+    return idempotent.answer(result, status=201)
 
 
 @router.get(
@@ -89,14 +74,14 @@ def receive_case(
     summary="Cases at or through the caller's halls",
     responses=problem_responses(401),
 )
-def list_cases(
+async def list_cases(
     principal: CurrentPrincipal,
     session: SessionDep,
-    status: IntakeStatus | None = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    query: CaseListQuery,
 ) -> IntakeCasePage:
-    page = service.list_cases(session, principal, status=status, after=cursor, limit=limit)
+    page = await service.list_cases(
+        session, principal, status=query.status, after=query.cursor, limit=query.limit
+    )
     return IntakeCasePage(items=[_read(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -106,8 +91,8 @@ def list_cases(
     summary="One case at the windows",
     responses=problem_responses(401, 404, 422),
 )
-def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> IntakeCaseRead:
-    return _read(service.get_case(session, principal, case_id))
+async def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> IntakeCaseRead:
+    return _read(await service.get_case(session, principal, case_id))
 
 
 @router.post(
@@ -116,10 +101,10 @@ def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: Session
     summary="Accept with a receipt, or issue the one-time notice (一次性告知) of every gap",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def accept(
+async def accept(
     case_id: CaseIdParam, body: AcceptIn, principal: CurrentPrincipal, session: SessionDep
 ) -> AcceptOutcome:
-    receipt, notice = service.accept(
+    receipt, notice = await service.accept(
         session, principal, case_id, [m.name for m in body.materials], today_cn()
     )
     if receipt is not None:
@@ -134,20 +119,19 @@ def accept(
     summary="The case's receipt (受理凭证)",
     responses=problem_responses(401, 404, 422),
 )
-def get_receipt(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> ReceiptRead:
-    service.get_case(session, principal, case_id)
-    receipt = service.receipt_of(session, case_id)
-    if receipt is None:
-        raise NotFound(f"Case {case_id} has not been accepted", slug="receipt-not-found")
-    return _receipt(receipt)
+async def get_receipt(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> ReceiptRead:
+    return _receipt(await service.get_receipt(session, principal, case_id))
 
 
 @router.post(
     "/cases/{case_id}/handoff",
     response_model=HandoffResult,
-    summary="Hand an accepted case up to the county that decides it",
+    summary="Hand an accepted case up to the hall directly above (town → county → city)",
+    description="Only while the item is decided higher up; the upper hall receives the same case "
+    "number and hands it up again when the deciding level is higher still. A case decided at this "
+    "hall, or no longer at it, is a 409.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> HandoffResult:
-    case = service.hand_up(session, principal, case_id)
+async def hand_up(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> HandoffResult:
+    case = await service.hand_up(session, principal, case_id)
     return HandoffResult(case_id=case.case_id, current_org=case.current_org)

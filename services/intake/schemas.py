@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from shared.case_status import CaseStatus
 from shared.schemas import ApplicantMasked, MaterialIn
-
-
-class IntakeStatus(StrEnum):
-    received = "received"  # 已收件, at a window
-    incomplete = "incomplete"  # 一次性告知 issued, waiting for 补正
-    accepted = "accepted"  # 已受理
-    handed_up = "handed_up"  # only in history: the case moved on to the county
-    decided = "decided"
 
 
 class AcceptIn(BaseModel):
@@ -56,17 +48,6 @@ class AcceptOutcome(BaseModel):
     notice: NoticeRead | None = None
 
 
-class IntakeCaseCreated(BaseModel):
-    case_id: str
-    current_org: str
-    status: IntakeStatus
-
-
-class HandoffResult(BaseModel):
-    case_id: str
-    current_org: str
-
-
 class IntakeCaseRead(BaseModel):
     case_id: str
     item_code: str
@@ -74,7 +55,7 @@ class IntakeCaseRead(BaseModel):
     origin_org: str
     current_org: str
     channel: str
-    status: IntakeStatus
+    status: CaseStatus
     applicant: ApplicantMasked
     materials: list[str]
     first_officer: str | None

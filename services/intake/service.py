@@ -1,5 +1,6 @@
 """One-window acceptance (一窗受理): receive, check materials, accept with a receipt or list every gap
-at once (一次性告知), and hand a case up to the county when the county decides it."""
+at once (一次性告知), and hand a case up, hall by hall (town → county → city), to the level that
+decides it."""
 
 from __future__ import annotations
 
@@ -7,62 +8,44 @@ import secrets
 import uuid
 from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.intake import events
 from services.intake.models import IntakeCase, OneTimeNotice, Receipt
-from services.intake.schemas import IntakeStatus
 from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
-from shared.divisions import Level, ancestor_at, level_of, prefix_of
+from shared.case_status import STATUS_ORDER, CaseStatus
+from shared.clock import utcnow
+from shared.divisions import Level, ancestor_at, in_subtree, level_of, parent_of
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.events import EventType, emit
-from shared.events.outbox import utcnow
-from shared.events.types import (
-    ApplicantData,
-    CaseAcceptedV1,
-    CaseHandedUpV1,
-    CaseNoticeIssuedV1,
-    CaseReceivedV1,
-)
+from shared.events.types import CaseHandedUpV1
 from shared.item_copies import published_item
+from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
 from shared.schemas import CaseSubmission
 from shared.workdays import add_working_days
 
-SOURCE = "intake"
+# The levels that run a service hall with windows (the village has a station and an agent instead).
+HALL_LEVELS = (Level.town, Level.county, Level.city)
+# Lowest first: an item decided at a level at or below the hall's is decided at the hall itself.
 _LEVEL_ORDER = [Level.village, Level.town, Level.county, Level.city, Level.province]
 
 
 def _require_hall_clerk(principal: Principal) -> None:
     require_roles(principal, Role.clerk)
-    if level_of(principal.org_code) not in (Level.town, Level.county, Level.city):
-        raise Forbidden("Only a clerk of a town or county hall works a window", slug="not-a-hall-clerk")
+    if level_of(principal.org_code) not in HALL_LEVELS:
+        raise Forbidden("Only a clerk of a town, county or city hall works a window", slug="not-a-hall-clerk")
 
 
-def _received(session: Session, case: IntakeCase) -> None:
-    emit(
-        session,
-        source=SOURCE,
-        type=EventType.case_received,
-        subject=case.case_id,
-        data=CaseReceivedV1(
-            case_id=case.case_id,
-            org_code=case.current_org,
-            item_code=case.item_code,
-            channel=case.channel,
-            origin_org=case.origin_org,
-        ),
-    )
-
-
-def receive_walk_in(
-    session: Session, principal: Principal, submission: CaseSubmission, today: date
+async def receive_walk_in(
+    session: AsyncSession, principal: Principal, submission: CaseSubmission, today: date
 ) -> IntakeCase:
     """A citizen at the window: the case number is minted at this hall."""
     _require_hall_clerk(principal)
-    item = published_item(session, submission.item_code)
+    item = await published_item(session, submission.item_code)
     case = IntakeCase(
-        case_id=next_case_number(session, principal.org_code, today),
+        case_id=await next_case_number(session, principal.org_code, today),
         item_code=item.item_code,
         item_name=item.name,
         item_version=item.version_no,
@@ -72,7 +55,7 @@ def receive_walk_in(
         origin_org=principal.org_code,
         current_org=principal.org_code,
         channel="walk_in",
-        status=IntakeStatus.received,
+        status=CaseStatus.received,
         applicant_name=submission.applicant.name,
         applicant_id_number=submission.applicant.id_number,
         applicant_phone=submission.applicant.phone,
@@ -80,17 +63,17 @@ def receive_walk_in(
         first_officer=principal.username,
     )
     session.add(case)
-    _received(session, case)
-    session.flush()
+    events.case_received(session, case)
+    await session.flush()
     return case
 
 
-def receive_handoff(session: Session, payload: CaseHandedUpV1) -> IntakeCase | None:
+async def receive_handoff(session: AsyncSession, payload: CaseHandedUpV1) -> IntakeCase | None:
     """A case handed up from a village station arrives at the town hall with its case number."""
-    if session.get(IntakeCase, payload.case_id) is not None:
+    if await session.get(IntakeCase, payload.case_id) is not None:
         return None
     # The agent took it while the item was live: a retirement since then does not strand the case.
-    item = published_item(session, payload.item_code, allow_retired=True)
+    item = await published_item(session, payload.item_code, allow_retired=True)
     case = IntakeCase(
         case_id=payload.case_id,
         item_code=item.item_code,
@@ -102,41 +85,45 @@ def receive_handoff(session: Session, payload: CaseHandedUpV1) -> IntakeCase | N
         origin_org=payload.origin_org,
         current_org=payload.to_org,
         channel="handoff",
-        status=IntakeStatus.received,
+        status=CaseStatus.received,
         applicant_name=payload.applicant.name,
         applicant_id_number=payload.applicant.id_number,
         applicant_phone=payload.applicant.phone,
         materials=sorted(set(payload.materials)),
     )
     session.add(case)
-    _received(session, case)
-    session.flush()
+    events.case_received(session, case)
+    await session.flush()
     return case
 
 
-def get_case(session: Session, principal: Principal, case_id: str) -> IntakeCase:
-    """A case the caller may see: it is or was at a unit of their subtree; otherwise not found."""
-    case = session.get(IntakeCase, case_id)
-    if case is None or not principal.governs_any([case.origin_org, case.current_org]):
-        raise NotFound(f"No case {case_id} in your jurisdiction", slug="case-not-found")
-    return case
+async def get_case(
+    session: AsyncSession, principal: Principal, case_id: str, *, for_update: bool = False
+) -> IntakeCase:
+    """A case the caller may see: it is or was at a unit of their subtree; otherwise not found.
+
+    Every hall a case passed through is an ancestor of the unit that first received it, so the
+    origin and the current hall between them name every unit it has been at. ``for_update`` locks
+    the row (PostgreSQL) for an act on it; SQLite's ``BEGIN IMMEDIATE`` serialises writers anyway.
+    """
+    case = await session.get(IntakeCase, case_id, with_for_update=for_update or None)
+    units = (case.current_org, case.origin_org) if case else ()
+    return governed_or_404(case, principal, *units, what=f"case {case_id}")
 
 
-def list_cases(
-    session: Session, principal: Principal, *, status: str | None, after: str | None, limit: int
+async def list_cases(
+    session: AsyncSession, principal: Principal, *, status: CaseStatus | None, after: str | None, limit: int
 ) -> Page[IntakeCase]:
-    prefix = prefix_of(principal.org_code)
-    query = select(IntakeCase).where(
-        col(IntakeCase.current_org).startswith(prefix) | col(IntakeCase.origin_org).startswith(prefix)
-    )
+    query = visible(select(IntakeCase), principal, IntakeCase.current_org, IntakeCase.origin_org)
     if status:
         query = query.where(IntakeCase.status == status)
-    return keyset_page(session, query, IntakeCase.case_id, after=after, limit=limit)
+    return await keyset_page(session, query, IntakeCase.case_id, after=after, limit=limit)
 
 
-def _case_at_my_hall(session: Session, principal: Principal, case_id: str) -> IntakeCase:
+async def _case_at_my_hall(session: AsyncSession, principal: Principal, case_id: str) -> IntakeCase:
     _require_hall_clerk(principal)
-    case = get_case(session, principal, case_id)
+    # Locked: two clerks pressing "hand up" at once move the case (and announce it) once.
+    case = await get_case(session, principal, case_id, for_update=True)
     if case.current_org != principal.org_code:
         raise Conflict(
             f"Case {case_id} is at {case.current_org}, not at your hall", slug="case-not-at-your-hall"
@@ -146,29 +133,28 @@ def _case_at_my_hall(session: Session, principal: Principal, case_id: str) -> In
     return case
 
 
-def open_notice(session: Session, case_id: str) -> OneTimeNotice | None:
-    return session.exec(
-        select(OneTimeNotice).where(
-            OneTimeNotice.case_id == case_id, col(OneTimeNotice.resolved_at).is_(None)
-        )
-    ).first()
+async def open_notice(session: AsyncSession, case_id: str) -> OneTimeNotice | None:
+    query = select(OneTimeNotice).where(
+        OneTimeNotice.case_id == case_id, col(OneTimeNotice.resolved_at).is_(None)
+    )
+    return (await session.exec(query)).first()
 
 
-def accept(
-    session: Session, principal: Principal, case_id: str, presented: list[str], today: date
+async def accept(
+    session: AsyncSession, principal: Principal, case_id: str, presented: list[str], today: date
 ) -> tuple[Receipt | None, OneTimeNotice | None]:
     """Check the materials: complete → accepted with a receipt; otherwise ONE notice listing every gap.
 
     A supplement that still leaves gaps gets the same notice back, never a second list.
     """
-    case = _case_at_my_hall(session, principal, case_id)
-    if case.status not in (IntakeStatus.received, IntakeStatus.incomplete):
+    case = await _case_at_my_hall(session, principal, case_id)
+    if case.status not in (CaseStatus.received, CaseStatus.incomplete):
         raise Conflict(
             f"Case {case_id} is {case.status}; it cannot be accepted again", slug="case-not-pending"
         )
     case.materials = sorted(set(case.materials) | set(presented))
     missing = [name for name in case.required_materials if name not in case.materials]
-    notice = open_notice(session, case_id)
+    notice = await open_notice(session, case_id)
     if missing:
         if notice is None:
             notice = OneTimeNotice(
@@ -178,45 +164,34 @@ def accept(
                 issued_by=principal.username,
             )
             session.add(notice)
-            emit(
-                session,
-                source=SOURCE,
-                type=EventType.case_notice_issued,
-                subject=case_id,
-                data=CaseNoticeIssuedV1(
-                    case_id=case_id,
-                    org_code=case.current_org,
-                    item_code=case.item_code,
-                    notice_id=notice.notice_id,
-                    missing=missing,
-                    issued_by=principal.username,
-                ),
-            )
-        case.status = IntakeStatus.incomplete
+            events.case_notice_issued(session, case, notice)
+        case.status = CaseStatus.incomplete
         session.add(case)
-        session.flush()
+        await session.flush()
         return None, notice
     if notice is not None:
         notice.resolved_at = utcnow()
         session.add(notice)
-    return _accept_complete(session, principal, case, today), None
+    return await _accept_complete(session, principal, case, today), None
 
 
-def _deciding_org(current_org: str, deciding_level: str) -> str:
-    level = Level(deciding_level)
-    here = level_of(current_org)
+def _deciding_org(hall: str, deciding_level: str) -> str:
+    """The unit whose hall decides an item accepted at ``hall``: the hall itself when the item is
+    decided at its level or below, otherwise its ancestor at the deciding level (county, city)."""
+    level, here = Level(deciding_level), level_of(hall)
     if _LEVEL_ORDER.index(level) <= _LEVEL_ORDER.index(here):
-        return current_org
-    return ancestor_at(current_org, level)
+        return hall
+    return ancestor_at(hall, level)
 
 
-def _accept_complete(session: Session, principal: Principal, case: IntakeCase, today: date) -> Receipt:
+async def _accept_complete(
+    session: AsyncSession, principal: Principal, case: IntakeCase, today: date
+) -> Receipt:
     # The promised date counts from the acceptance date printed on the receipt (the day after it is day 1).
-    deciding_level, promised_days = case.deciding_level, case.promised_days
     now = utcnow()
-    deadline = add_working_days(today, promised_days)
-    case.status, case.accepted_at = IntakeStatus.accepted, now
-    case.deciding_org = _deciding_org(case.current_org, deciding_level)
+    deadline = add_working_days(today, case.promised_days)
+    deciding_org = _deciding_org(case.current_org, case.deciding_level)
+    case.status, case.accepted_at, case.deciding_org = CaseStatus.accepted, now, deciding_org
     case.due, case.due_provisional = deadline.due, deadline.provisional
     receipt = Receipt(
         receipt_no="R" + case.case_id.replace("-", ""),
@@ -231,65 +206,56 @@ def _accept_complete(session: Session, principal: Principal, case: IntakeCase, t
         evaluation_code=secrets.token_hex(4).upper(),
     )
     session.add_all([case, receipt])
-    emit(
-        session,
-        source=SOURCE,
-        type=EventType.case_accepted,
-        subject=case.case_id,
-        data=CaseAcceptedV1(
-            case_id=case.case_id,
-            org_code=case.current_org,
-            item_code=case.item_code,
-            receipt_no=receipt.receipt_no,
-            accepted_by=principal.username,
-            accepted_at=now,
-            deciding_org=case.deciding_org,
-            promised_days=promised_days,
-            due=deadline.due,
-            due_provisional=deadline.provisional,
-            applicant_name=case.applicant_name,
-            origin_org=case.origin_org,
-            evaluation_code=receipt.evaluation_code,
-        ),
-    )
-    session.flush()
+    events.case_accepted(session, case, receipt, deciding_org=deciding_org, accepted_at=now)
+    await session.flush()
     return receipt
 
 
-def hand_up(session: Session, principal: Principal, case_id: str) -> IntakeCase:
-    """Town → its county, for an item the county decides; the county hall receives the same case."""
-    case = _case_at_my_hall(session, principal, case_id)
-    if case.status != IntakeStatus.accepted:
+async def hand_up(session: AsyncSession, principal: Principal, case_id: str) -> IntakeCase:
+    """Send an accepted case to the hall directly above this one (town → county → city), never past
+    the level that decides it. The upper hall receives the same case number and, when the item is
+    decided higher still, hands it up again in turn."""
+    case = await _case_at_my_hall(session, principal, case_id)
+    if case.status != CaseStatus.accepted:
         raise Conflict(
             f"Case {case_id} is {case.status}; accept it before handing it up", slug="case-not-accepted"
         )
-    if case.deciding_org == case.current_org:
-        raise Conflict(f"Case {case_id} is decided at this hall; it does not go up", slug="decided-here")
-    county = ancestor_at(case.current_org, Level.county)
-    emit(
-        session,
-        source=SOURCE,
-        type=EventType.case_handed_up,
-        subject=case_id,
-        data=CaseHandedUpV1(
-            case_id=case_id,
-            org_code=case.current_org,
-            item_code=case.item_code,
-            to_org=county,
-            handed_by=principal.username,
-            applicant=ApplicantData(
-                name=case.applicant_name, id_number=case.applicant_id_number, phone=case.applicant_phone
-            ),
-            materials=case.materials,
-            origin_org=case.origin_org,
-        ),
-    )
-    case.current_org = county
+    here, deciding = case.current_org, case.deciding_org or case.current_org
+    above = parent_of(here)
+    # The hall above must still lie within the deciding unit (at it or below): never past it.
+    if deciding == here or above is None or not in_subtree(deciding, above):
+        raise Conflict(
+            f"Case {case_id} is decided at {deciding}; it does not go up from {here}", slug="decided-here"
+        )
+    case.current_org = above
     session.add(case)
-    _received(session, case.model_copy(update={"channel": "handoff"}))
-    session.flush()
+    events.case_handed_up(session, case, from_org=here, handed_by=principal.username)
+    events.case_received(session, case, channel="handoff")
+    await session.flush()
     return case
 
 
-def receipt_of(session: Session, case_id: str) -> Receipt | None:
-    return session.exec(select(Receipt).where(Receipt.case_id == case_id)).first()
+async def receipt_of(session: AsyncSession, case_id: str) -> Receipt | None:
+    return (await session.exec(select(Receipt).where(Receipt.case_id == case_id))).first()
+
+
+async def get_receipt(session: AsyncSession, principal: Principal, case_id: str) -> Receipt:
+    """The receipt (受理凭证) of a case the caller may see; none before acceptance."""
+    await get_case(session, principal, case_id)
+    receipt = await receipt_of(session, case_id)
+    if receipt is None:
+        raise NotFound(f"Case {case_id} has not been accepted", slug="receipt-not-found")
+    return receipt
+
+
+# ------------------------------------------------------------------------- what other services tell us
+
+
+async def record_decision(session: AsyncSession, case_id: str, *, outcome: str) -> None:
+    """The deciding hall decided the case: the windows show it decided. A late or redelivered
+    decision never moves a case back (a delivered case stays delivered)."""
+    case = await session.get(IntakeCase, case_id)
+    if case is None or STATUS_ORDER.index(case.status) >= STATUS_ORDER.index(CaseStatus.decided):
+        return
+    case.status, case.outcome = CaseStatus.decided, outcome
+    session.add(case)

@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from shared.events.outbox import utcnow
+from shared.case_status import CaseStatus, status_column_type
+from shared.clock import utcnow
 
 
 class CaseView(SQLModel, table=True):
@@ -15,7 +16,11 @@ class CaseView(SQLModel, table=True):
 
     case_id: str = Field(primary_key=True, max_length=40)
     item_code: str = Field(max_length=64)
-    status: str = Field(max_length=20, index=True)
+    # The furthest the case has gone (status only moves forward, whatever order events arrive in).
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
+    # Where it was first received. Every unit a case passes through (its ``orgs``) is this unit or
+    # one above it, so "its subtree holds origin_org" is "the case touched its subtree": the indexed
+    # column serves subtree queries; ``orgs`` serves the check on one row.
     origin_org: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12)
     orgs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

@@ -25,18 +25,14 @@ router = APIRouter(prefix="/api/v1", tags=["supervision"])
     summary="One case's timeline across every level and service, oldest first",
     responses=problem_responses(401, 404, 422),
 )
-def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> CaseTimeline:
-    view = service.visible_case(session, principal, case_id)
-    history = [
-        HistoryEntry(type=e.type, service=e.service, org_code=e.org_code, at=e.at)
-        for e in service.timeline(session, case_id)
-    ]
+async def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> CaseTimeline:
+    view, entries = await service.case_timeline(session, principal, case_id)
     return CaseTimeline(
         case_id=view.case_id,
         item_code=view.item_code,
         status=view.status,
         current_org=view.current_org,
-        history=history,
+        history=[HistoryEntry(type=e.type, service=e.service, org_code=e.org_code, at=e.at) for e in entries],
     )
 
 
@@ -47,10 +43,10 @@ def get_case(case_id: CaseIdParam, principal: CurrentPrincipal, session: Session
     summary="Rate a decided case once (一事一评): agent's token, or the receipt's evaluation_code",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def evaluate(body: EvaluationIn, request: Request, session: SessionDep) -> EvaluationRead:
+async def evaluate(body: EvaluationIn, request: Request, session: SessionDep) -> EvaluationRead:
     token = bearer_token(request)
     principal = decode_token(token, get_settings()) if token else None
-    evaluation = service.evaluate(session, principal, body)
+    evaluation = await service.evaluate(session, principal, body)
     return EvaluationRead.model_validate(evaluation, from_attributes=True)
 
 
@@ -60,9 +56,9 @@ def evaluate(body: EvaluationIn, request: Request, session: SessionDep) -> Evalu
     summary="Counts for a unit's subtree",
     responses=problem_responses(401, 403, 422),
 )
-def stats(
+async def stats(
     principal: CurrentPrincipal,
     session: SessionDep,
     org_code: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
 ) -> Stats:
-    return service.stats(session, principal, org_code or principal.org_code, today_cn())
+    return await service.stats(session, principal, org_code or principal.org_code, today_cn())

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from shared.case_status import CaseStatus
+
 
 class HistoryEntry(BaseModel):
     type: str = Field(description="Event type, e.g. `case.handed_up`")
@@ -17,7 +19,7 @@ class HistoryEntry(BaseModel):
 class CaseTimeline(BaseModel):
     case_id: str
     item_code: str
-    status: str
+    status: CaseStatus
     current_org: str
     history: list[HistoryEntry] = Field(description="Oldest first")
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import session_scope
 from shared.events.envelope import Envelope
@@ -27,7 +27,8 @@ from shared.tracing import current_traceparent, valid_traceparent
 
 log = logging.getLogger("weimin.consumer")
 
-Handler = Callable[[Session, Envelope], None]
+# A handler only delegates to a ``service.py`` function; it runs in the consumer's transaction.
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
 
 
 @dataclass
@@ -46,7 +47,7 @@ class Subscription:
         return self.handlers.get(subject) or self.catch_all
 
 
-def apply_once(engine: Engine, subscription: Subscription, subject: str, body: bytes) -> bool:
+async def apply_once(engine: AsyncEngine, subscription: Subscription, subject: str, body: bytes) -> bool:
     """Apply one message; True when it may be acked (applied now, before, or unreadable)."""
     try:
         envelope = Envelope.model_validate_json(body)
@@ -59,10 +60,10 @@ def apply_once(engine: Engine, subscription: Subscription, subject: str, body: b
     # Events this one causes continue its trace.
     current_traceparent.set(valid_traceparent(envelope.traceparent))
     try:
-        with session_scope(engine) as session:
-            if session.get(InboxEvent, (subscription.durable, envelope.id)) is not None:
+        async with session_scope(engine) as session:
+            if await session.get(InboxEvent, (subscription.durable, envelope.id)) is not None:
                 return True
-            handler(session, envelope)
+            await handler(session, envelope)
             session.add(InboxEvent(consumer=subscription.durable, event_id=envelope.id, type=envelope.type))
     except IntegrityError:
         # Another replica applied it in the meantime (the inbox key is taken): already applied.
@@ -74,7 +75,7 @@ def apply_once(engine: Engine, subscription: Subscription, subject: str, body: b
 
 
 class EventConsumer:
-    def __init__(self, engine: Engine, link: NatsLink, subscription: Subscription, batch: int = 100):
+    def __init__(self, engine: AsyncEngine, link: NatsLink, subscription: Subscription, batch: int = 100):
         self.engine = engine
         self.link = link
         self.subscription = subscription
@@ -115,9 +116,7 @@ class EventConsumer:
                     except (NatsTimeout, TimeoutError):
                         continue
                     for msg in messages:
-                        ok = await asyncio.to_thread(
-                            apply_once, self.engine, self.subscription, msg.subject, msg.data
-                        )
+                        ok = await apply_once(self.engine, self.subscription, msg.subject, msg.data)
                         if ok:
                             await msg.ack()
                         else:

@@ -6,17 +6,15 @@ together or not at all. The relay publishes later; the inbox records what a cons
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from shared.clock import utcnow
 from shared.events.envelope import Envelope
 from shared.events.types import EventType, Payload
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -39,11 +37,12 @@ class InboxEvent(SQLModel, table=True):
     applied_at: datetime = Field(default_factory=utcnow)
 
 
-OUTBOX_TABLES = [OutboxEvent.__table__, InboxEvent.__table__]  # type: ignore[attr-defined]
+# Every service keeps both in its own database (its first migration creates them).
+OUTBOX_TABLES = [OutboxEvent, InboxEvent]
 
 
 def emit(
-    session: Session, *, source: str, type: EventType | str, subject: str | None, data: BaseModel | dict
+    session: AsyncSession, *, source: str, type: EventType | str, subject: str | None, data: BaseModel | dict
 ) -> Envelope:
     """Write an event into the outbox in the session's transaction (never publishes directly)."""
     if isinstance(data, BaseModel):
@@ -68,3 +67,14 @@ def emit(
     )
     session.info["outbox_written"] = True
     return envelope
+
+
+def emit_event(session: AsyncSession, source: str, payload: Payload, *, subject: str | None = None) -> Envelope:
+    """Emit a typed payload: the event type is the payload's own, the subject its case number."""
+    return emit(
+        session,
+        source=source,
+        type=payload.event_type,
+        subject=subject or getattr(payload, "case_id", None),
+        data=payload,
+    )

@@ -10,11 +10,14 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
 
+from shared.clock import utcnow
+from shared.db import session_scope
 from shared.events.nats_link import NatsLink
-from shared.events.outbox import OutboxEvent, utcnow
+from shared.events.outbox import OutboxEvent
 
 log = logging.getLogger("weimin.relay")
 
@@ -22,7 +25,9 @@ MAX_IN_FLIGHT = 128
 
 
 class OutboxRelay:
-    def __init__(self, engine: Engine, link: NatsLink, *, batch_size: int = 500, poll_seconds: float = 0.2):
+    def __init__(
+        self, engine: AsyncEngine, link: NatsLink, *, batch_size: int = 500, poll_seconds: float = 0.2
+    ):
         self.engine = engine
         self.link = link
         self.batch_size = batch_size
@@ -48,27 +53,28 @@ class OutboxRelay:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
 
-    def _pending(self) -> list[tuple[int, str, str, str]]:
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(OutboxEvent)
-                .where(col(OutboxEvent.published_at).is_(None))
-                .order_by(col(OutboxEvent.seq))
-                .limit(self.batch_size)
+    async def _pending(self) -> list[tuple[int, str, str, str]]:
+        async with session_scope(self.engine) as session:
+            rows = (
+                await session.exec(
+                    select(OutboxEvent)
+                    .where(col(OutboxEvent.published_at).is_(None))
+                    .order_by(col(OutboxEvent.seq))
+                    .limit(self.batch_size)
+                )
             ).all()
             return [(r.seq or 0, r.event_id, r.nats_subject, r.envelope) for r in rows]
 
-    def _mark_published(self, seqs: list[int]) -> None:
-        with Session(self.engine) as session:
-            session.exec(  # type: ignore[call-overload]
+    async def _mark_published(self, seqs: list[int]) -> None:
+        async with session_scope(self.engine) as session:
+            await session.exec(  # type: ignore[call-overload]
                 update(OutboxEvent).where(col(OutboxEvent.seq).in_(seqs)).values(published_at=utcnow())
             )
-            session.commit()
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many were published (and marked)."""
         js = await self.link.jetstream()
-        rows = await asyncio.to_thread(self._pending)
+        rows = await self._pending()
         if not rows:
             return 0
         gate = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -83,7 +89,7 @@ class OutboxRelay:
             row[0] for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
         ]
         if done:
-            await asyncio.to_thread(self._mark_published, done)
+            await self._mark_published(done)
         failed = len(rows) - len(done)
         if failed:
             first = next(r for r in results if isinstance(r, BaseException))
@@ -96,12 +102,11 @@ class OutboxRelay:
                 published = await self.publish_pending()
                 if published == self.batch_size:
                     continue
-                if published == 0 or published < self.batch_size:
-                    self._wake.clear()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-                    except TimeoutError:
-                        pass
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                except TimeoutError:
+                    pass
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the relay must outlive any one failure

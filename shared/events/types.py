@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -27,7 +28,10 @@ class EventType(StrEnum):
 
 
 class Payload(BaseModel):
-    """Base of all payloads; ``version`` goes into the envelope's ``dataschema``."""
+    """Base of all payloads; ``version`` goes into the envelope's ``dataschema``, ``event_type`` names
+    the one event type that carries this payload."""
+
+    event_type: ClassVar[EventType]
 
     version: int = 1
 
@@ -47,6 +51,7 @@ class MaterialRef(BaseModel):
 
 
 class ItemPublishedV1(Payload):
+    event_type: ClassVar[EventType] = EventType.item_published
     item_code: str
     version_no: int = 1
     name: str
@@ -72,6 +77,7 @@ class ItemPublishedV1(Payload):
 
 
 class ItemRetiredV1(Payload):
+    event_type: ClassVar[EventType] = EventType.item_retired
     item_code: str
     version_no: int
     name: str | None = None
@@ -92,6 +98,7 @@ class UnitOverrideRef(DirectoryEntryRef):
 
 
 class DirectoryPublishedV1(Payload):
+    event_type: ClassVar[EventType] = EventType.directory_published
     """A county's directory for one level (《乡镇/村(社区)为民服务事项目录》), complete, as published."""
 
     county_code: str
@@ -110,12 +117,14 @@ class CaseEvent(Payload):
 
 
 class CaseCollectedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_collected
     applicant: ApplicantData
     materials: list[str]
     collected_by: str
 
 
 class CaseHandedUpV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_handed_up
     to_org: str
     handed_by: str
     applicant: ApplicantData
@@ -124,17 +133,20 @@ class CaseHandedUpV1(CaseEvent):
 
 
 class CaseReceivedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_received
     channel: str = Field(description="`walk_in` at a window or `handoff` from the unit below")
     origin_org: str
 
 
 class CaseNoticeIssuedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_notice_issued
     notice_id: str
     missing: list[str]
     issued_by: str
 
 
 class CaseAcceptedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_accepted
     receipt_no: str
     accepted_by: str
     accepted_at: datetime
@@ -148,6 +160,7 @@ class CaseAcceptedV1(CaseEvent):
 
 
 class CaseDecidedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_decided
     outcome: str
     reason: str | None = None
     decided_by: str
@@ -156,11 +169,13 @@ class CaseDecidedV1(CaseEvent):
 
 
 class CaseDeliveredV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_delivered
     delivered_by: str
     method: str
 
 
 class CaseEvaluatedV1(CaseEvent):
+    event_type: ClassVar[EventType] = EventType.case_evaluated
     rating: int
     rated_by: str
     bad: bool

@@ -6,10 +6,12 @@ the bus would carry them (``tests.case_fixtures.Network``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.agents import service as agents_service
 from services.agents.models import AgentCase
@@ -55,65 +57,67 @@ from tests.case_fixtures import (
 
 
 @pytest.fixture
-def net(tmp_path: Path) -> Network:
-    return Network.create(tmp_path)
+async def net(tmp_path: Path) -> AsyncIterator[Network]:
+    network = await Network.create(tmp_path)
+    yield network
+    await network.close()
 
 
-def test_agent_collects_only_items_a_village_agent_may_take(net: Network) -> None:
+async def test_agent_collects_only_items_a_village_agent_may_take(net: Network) -> None:
     # 低保 may be taken by a village agent: the case is recorded at the village.
-    case_id = net.collect(DIBAO, required(DIBAO))
-    case = net.get("agents", AgentCase, case_id)
+    case_id = await net.collect(DIBAO, required(DIBAO))
+    case = await net.get("agents", AgentCase, case_id)
     assert (case.status, case.current_org, case.village_code) == ("collected", VILLAGE, VILLAGE)
 
-    def collect(item, principal):  # type: ignore[no-untyped-def]
-        with session_scope(net.agents) as session:
-            return agents_service.collect_case(session, principal, submission(item, []), today_cn())
+    async def collect(item, principal):  # type: ignore[no-untyped-def]
+        async with session_scope(net.agents) as session:
+            return await agents_service.collect_case(session, principal, submission(item, []), today_cn())
 
     # 营业执照 is not an item a village agent may take.
     with pytest.raises(InvalidInput) as refused:
-        collect(LICENCE, agent(VILLAGE))
+        await collect(LICENCE, agent(VILLAGE))
     assert refused.value.slug == "item-not-for-agents"
     # Only an agent of a village station collects: not a clerk, not an "agent" posted at a town.
     with pytest.raises(Forbidden):
-        collect(DIBAO, clerk(TOWN))
+        await collect(DIBAO, clerk(TOWN))
     with pytest.raises(Forbidden) as town_agent:
-        collect(DIBAO, agent(TOWN))
+        await collect(DIBAO, agent(TOWN))
     assert town_agent.value.slug == "not-a-village-agent"
     # An item the county has retired is no longer taken.
-    net.broadcast(item_retired(DIBAO))
+    await net.broadcast(item_retired(DIBAO))
     with pytest.raises(InvalidInput) as retired:
-        collect(DIBAO, agent(VILLAGE))
+        await collect(DIBAO, agent(VILLAGE))
     assert retired.value.slug == "unknown-item"
     # Nothing refused was stored: one case, one event.
-    with Session(net.agents) as session:
-        assert [c.case_id for c in session.exec(select(AgentCase)).all()] == [case_id]
-    assert [e.subject for e in outbox(net.agents, "case.collected")] == [case_id]
+    async with AsyncSession(net.agents, expire_on_commit=False) as session:
+        assert [c.case_id for c in (await session.exec(select(AgentCase))).all()] == [case_id]
+    assert [e.subject for e in await outbox(net.agents, "case.collected")] == [case_id]
 
 
-def test_case_number_is_minted_at_the_village_and_never_changes(net: Network) -> None:
-    case_id = net.collect(TEKUN, required(TEKUN))
+async def test_case_number_is_minted_at_the_village_and_never_changes(net: Network) -> None:
+    case_id = await net.collect(TEKUN, required(TEKUN))
     number = parse_case_number(case_id)
     assert number.org_code == VILLAGE and number.day == today_cn() and number.sequence == 1
 
-    net.hand_up_from_village(case_id)
-    receipt, _ = net.accept(case_id, [])
+    await net.hand_up_from_village(case_id)
+    receipt, _ = await net.accept(case_id, [])
     assert receipt is not None and receipt.case_id == case_id
-    net.hand_up_from_town(case_id)
-    net.decide(case_id, "approved", by=approver(COUNTY))
-    net.deliver(case_id)
+    await net.hand_up_from_town(case_id)
+    await net.decide(case_id, "approved", by=approver(COUNTY))
+    await net.deliver(case_id)
 
     # The same number at every level, in every service's own records.
-    assert net.get("agents", AgentCase, case_id).status == "delivered"
-    assert net.get("intake", IntakeCase, case_id).current_org == COUNTY
-    assert net.get("approval", ApprovalCase, case_id).outcome == "approved"
-    with Session(net.supervision) as session:
-        assert session.get(CaseView, case_id).status == "delivered"
-        assert {e.case_id for e in session.exec(select(TimelineEntry)).all()} == {case_id}
-    with Session(net.intake) as session:
-        assert [c.case_id for c in session.exec(select(IntakeCase)).all()] == [case_id]
-        assert session.exec(select(Receipt)).one().case_id == case_id
+    assert (await net.get("agents", AgentCase, case_id)).status == "delivered"
+    assert (await net.get("intake", IntakeCase, case_id)).current_org == COUNTY
+    assert (await net.get("approval", ApprovalCase, case_id)).outcome == "approved"
+    async with AsyncSession(net.supervision, expire_on_commit=False) as session:
+        assert (await session.get(CaseView, case_id)).status == "delivered"
+        assert {e.case_id for e in (await session.exec(select(TimelineEntry))).all()} == {case_id}
+    async with AsyncSession(net.intake, expire_on_commit=False) as session:
+        assert [c.case_id for c in (await session.exec(select(IntakeCase))).all()] == [case_id]
+        assert (await session.exec(select(Receipt))).one().case_id == case_id
         # Neither the town nor the county hall minted a number of its own.
-        assert session.exec(select(CaseSequence)).all() == []
+        assert (await session.exec(select(CaseSequence))).all() == []
     # Every event of the case's life, from every service, speaks of that one number.
     case_events = [e for e in net.delivered if e.type.startswith("case.")]
     assert {e.type for e in case_events} >= {
@@ -128,83 +132,91 @@ def test_case_number_is_minted_at_the_village_and_never_changes(net: Network) ->
     assert {e.data["case_id"] for e in case_events} == {case_id}
 
 
-def test_agent_sees_only_own_village(net: Network) -> None:
-    case_id = net.collect(DIBAO, required(DIBAO))
+async def test_agent_sees_only_own_village(net: Network) -> None:
+    case_id = await net.collect(DIBAO, required(DIBAO))
     mine = agent(VILLAGE)
     backup = agent(VILLAGE, "agent-b-371424100201")  # AB岗: the village's other agent
     neighbour, far = agent(NEIGHBOUR_VILLAGE), agent(FAR_VILLAGE)
-    net.collect(DIBAO, required(DIBAO), by=neighbour)
+    await net.collect(DIBAO, required(DIBAO), by=neighbour)
 
-    with Session(net.agents) as session:
-        assert agents_service.get_case(session, mine, case_id).case_id == case_id
-        assert agents_service.get_case(session, backup, case_id).case_id == case_id
+    async with AsyncSession(net.agents, expire_on_commit=False) as session:
+        assert (await agents_service.get_case(session, mine, case_id)).case_id == case_id
+        assert (await agents_service.get_case(session, backup, case_id)).case_id == case_id
         for stranger in (neighbour, far, clerk(OTHER_TOWN), supervisor("371425000000")):
             with pytest.raises(NotFound):
-                agents_service.get_case(session, stranger, case_id)
+                await agents_service.get_case(session, stranger, case_id)
         # The town that governs the village, and the county above it, see it.
         for governing in (clerk(TOWN), supervisor(COUNTY)):
-            assert agents_service.get_case(session, governing, case_id).village_code == VILLAGE
+            assert (await agents_service.get_case(session, governing, case_id)).village_code == VILLAGE
 
-        def listed(principal):  # type: ignore[no-untyped-def]
-            cases = agents_service.list_cases(session, principal, status=None, after=None, limit=50).items
+        async def listed(principal):  # type: ignore[no-untyped-def]
+            page = await agents_service.list_cases(session, principal, status=None, after=None, limit=50)
+            cases = page.items
             return {c.village_code for c in cases}
 
-        assert listed(mine) == {VILLAGE}
-        assert listed(neighbour) == {NEIGHBOUR_VILLAGE}
-        assert listed(far) == set()
-        assert listed(clerk(TOWN)) == {VILLAGE, NEIGHBOUR_VILLAGE}
-        assert listed(supervisor(COUNTY)) == {VILLAGE, NEIGHBOUR_VILLAGE}
+        assert await listed(mine) == {VILLAGE}
+        assert await listed(neighbour) == {NEIGHBOUR_VILLAGE}
+        assert await listed(far) == set()
+        assert await listed(clerk(TOWN)) == {VILLAGE, NEIGHBOUR_VILLAGE}
+        assert await listed(supervisor(COUNTY)) == {VILLAGE, NEIGHBOUR_VILLAGE}
 
     # A stranger cannot move the case either; the village's backup agent can.
-    for action in (agents_service.hand_up, lambda s, p, c: agents_service.deliver(s, p, c, "agent")):
-        with pytest.raises(NotFound), session_scope(net.agents) as session:
-            action(session, neighbour, case_id)
+    async def deliver(s, p, c):  # type: ignore[no-untyped-def]
+        return await agents_service.deliver(s, p, c, "agent")
+
+    for action in (agents_service.hand_up, deliver):
+        with pytest.raises(NotFound):
+            async with session_scope(net.agents) as session:
+                await action(session, neighbour, case_id)
     # Governing is not acting: the town clerk does not hand up a village's case.
-    with pytest.raises(Forbidden), session_scope(net.agents) as session:
-        agents_service.hand_up(session, clerk(TOWN), case_id)
-    net.hand_up_from_village(case_id, by=backup)
-    assert net.get("agents", AgentCase, case_id).status == "handed_up"
+    with pytest.raises(Forbidden):
+        async with session_scope(net.agents) as session:
+            await agents_service.hand_up(session, clerk(TOWN), case_id)
+    await net.hand_up_from_village(case_id, by=backup)
+    assert (await net.get("agents", AgentCase, case_id)).status == "handed_up"
 
 
-def test_handoff_goes_to_the_villages_own_town(net: Network) -> None:
+async def test_handoff_goes_to_the_villages_own_town(net: Network) -> None:
     far_agent = agent(FAR_VILLAGE)
-    case_id = net.collect(DIBAO, required(DIBAO), by=far_agent)
-    handed = net.hand_up_from_village(case_id, by=far_agent)
+    case_id = await net.collect(DIBAO, required(DIBAO), by=far_agent)
+    handed = await net.hand_up_from_village(case_id, by=far_agent)
     assert handed.current_org == OTHER_TOWN  # 宿安乡示例南村 → 宿安乡, never another town
 
-    [event] = outbox(net.agents, "case.handed_up", case_id)
+    [event] = await outbox(net.agents, "case.handed_up", case_id)
     payload = CaseHandedUpV1.model_validate(event.data)
     assert (payload.org_code, payload.to_org, payload.origin_org) == (FAR_VILLAGE, OTHER_TOWN, FAR_VILLAGE)
 
     # The town hall received it (from the event alone) and its clerk can act on it; the other town cannot.
-    with Session(net.intake) as session:
-        case = intake_service.get_case(session, clerk(OTHER_TOWN), case_id)
+    async with AsyncSession(net.intake, expire_on_commit=False) as session:
+        case = await intake_service.get_case(session, clerk(OTHER_TOWN), case_id)
         assert (case.current_org, case.origin_org, case.channel) == (OTHER_TOWN, FAR_VILLAGE, "handoff")
         with pytest.raises(NotFound):
-            intake_service.get_case(session, clerk(TOWN), case_id)
-    with pytest.raises(NotFound), session_scope(net.intake) as session:
-        intake_service.accept(session, clerk(TOWN), case_id, [], today_cn())
-    receipt, _ = net.accept(case_id, [], by=clerk(OTHER_TOWN))
+            await intake_service.get_case(session, clerk(TOWN), case_id)
+    with pytest.raises(NotFound):
+        async with session_scope(net.intake) as session:
+            await intake_service.accept(session, clerk(TOWN), case_id, [], today_cn())
+    receipt, _ = await net.accept(case_id, [], by=clerk(OTHER_TOWN))
     assert receipt is not None and receipt.org_code == OTHER_TOWN
 
     # A case is handed up once.
-    with pytest.raises(Conflict), session_scope(net.agents) as session:
-        agents_service.hand_up(session, far_agent, case_id)
+    with pytest.raises(Conflict):
+        async with session_scope(net.agents) as session:
+            await agents_service.hand_up(session, far_agent, case_id)
 
 
-def test_delivery_only_after_decision(net: Network) -> None:
-    case_id, _ = net.accepted_village_case(DIBAO)  # decided by the town
+async def test_delivery_only_after_decision(net: Network) -> None:
+    case_id, _ = await net.accepted_village_case(DIBAO)  # decided by the town
 
-    def deliver(principal=None):  # type: ignore[no-untyped-def]
-        with session_scope(net.agents) as session:
-            return agents_service.deliver(session, principal or agent(VILLAGE), case_id, "agent")
+    async def deliver(principal=None):  # type: ignore[no-untyped-def]
+        async with session_scope(net.agents) as session:
+            return await agents_service.deliver(session, principal or agent(VILLAGE), case_id, "agent")
 
     with pytest.raises(Conflict) as early:
-        deliver()
+        await deliver()
     assert early.value.slug == "case-not-decided"
 
-    net.decide(case_id, "rejected", reason="家庭收入高于当地低保标准", by=approver(TOWN))
-    case = net.get("agents", AgentCase, case_id)
+    await net.decide(case_id, "rejected", reason="家庭收入高于当地低保标准", by=approver(TOWN))
+    case = await net.get("agents", AgentCase, case_id)
     assert (case.status, case.outcome, case.decision_reason) == (
         "decided",
         "rejected",
@@ -212,8 +224,8 @@ def test_delivery_only_after_decision(net: Network) -> None:
     )
 
     with pytest.raises(NotFound):
-        deliver(agent(NEIGHBOUR_VILLAGE))
-    delivered = deliver()
+        await deliver(agent(NEIGHBOUR_VILLAGE))
+    delivered = await deliver()
     assert (delivered.status, delivered.current_org, delivered.delivered_by) == (
         "delivered",
         VILLAGE,
@@ -221,29 +233,31 @@ def test_delivery_only_after_decision(net: Network) -> None:
     )
     assert delivered.delivered_at is not None
     with pytest.raises(Conflict) as again:
-        deliver()
+        await deliver()
     assert again.value.slug == "case-already-delivered"
-    assert len(outbox(net.agents, "case.delivered", case_id)) == 1
+    assert len(await outbox(net.agents, "case.delivered", case_id)) == 1
 
 
-def test_id_number_masked_in_every_list(net: Network) -> None:
+async def test_id_number_masked_in_every_list(net: Network) -> None:
     applicant = villager("457", name="欧阳小明")
     full, masked = applicant.id_number, mask_id_number(applicant.id_number)
     assert masked != full and masked[:6] == full[:6] and masked[-4:] == full[-4:]
-    case_id = net.collect(DIBAO, required(DIBAO), applicant=applicant)
-    net.hand_up_from_village(case_id)
+    case_id = await net.collect(DIBAO, required(DIBAO), applicant=applicant)
+    await net.hand_up_from_village(case_id)
 
-    with Session(net.agents) as session:
-        case = agents_service.get_case(session, agent(VILLAGE), case_id)
-        listed = agents_service.list_cases(session, clerk(TOWN), status=None, after=None, limit=10).items
+    async with AsyncSession(net.agents, expire_on_commit=False) as session:
+        case = await agents_service.get_case(session, agent(VILLAGE), case_id)
+        listed = (
+            await agents_service.list_cases(session, clerk(TOWN), status=None, after=None, limit=10)
+        ).items
         views = [
             agent_case_read(case).model_dump_json(),
             AgentCasePage(items=[agent_case_read(c) for c in listed]).model_dump_json(),
         ]
-    with Session(net.intake) as session:
-        case = intake_service.get_case(session, clerk(TOWN), case_id)
-        listed = intake_service.list_cases(
-            session, supervisor(COUNTY), status=None, after=None, limit=10
+    async with AsyncSession(net.intake, expire_on_commit=False) as session:
+        case = await intake_service.get_case(session, clerk(TOWN), case_id)
+        listed = (
+            await intake_service.list_cases(session, supervisor(COUNTY), status=None, after=None, limit=10)
         ).items
         views += [
             intake_case_read(case).model_dump_json(),
@@ -255,36 +269,38 @@ def test_id_number_masked_in_every_list(net: Network) -> None:
         assert "欧阳小明" not in view and "欧**明" in view
         assert "13812345678" not in view and "138****5678" in view
     # Supervision's read models keep no personal data at all.
-    with Session(net.supervision) as session:
+    async with AsyncSession(net.supervision, expire_on_commit=False) as session:
         assert (
             full
-            not in supervision_service.visible_case(session, supervisor(COUNTY), case_id).model_dump_json()
+            not in (
+                await supervision_service.visible_case(session, supervisor(COUNTY), case_id)
+            ).model_dump_json()
         )
 
 
-def test_agent_follows_the_case_up_to_the_county(net: Network) -> None:
-    case_id, _ = net.accepted_village_case(TEKUN)
-    assert net.get("agents", AgentCase, case_id).current_org == TOWN
-    net.hand_up_from_town(case_id)
+async def test_agent_follows_the_case_up_to_the_county(net: Network) -> None:
+    case_id, _ = await net.accepted_village_case(TEKUN)
+    assert (await net.get("agents", AgentCase, case_id)).current_org == TOWN
+    await net.hand_up_from_town(case_id)
     # The agent learns from intake's event where the case went; the agent status stays "handed up".
-    case = net.get("agents", AgentCase, case_id)
+    case = await net.get("agents", AgentCase, case_id)
     assert (case.status, case.current_org) == ("handed_up", COUNTY)
 
 
-def test_case_collected_before_an_item_is_retired_still_reaches_the_town(net: Network) -> None:
+async def test_case_collected_before_an_item_is_retired_still_reaches_the_town(net: Network) -> None:
     """A villager's case, collected under the published catalogue, is not lost when the item is retired
     before the agent hands it up: the town hall still receives it under its number."""
-    case_id = net.collect(DIBAO, required(DIBAO))
-    net.broadcast(item_retired(DIBAO))
-    with Session(net.intake) as session:
-        assert session.get(ItemCopy, DIBAO.item_code).retired
-    with session_scope(net.agents) as session:
-        agents_service.hand_up(session, agent(VILLAGE), case_id)
-    applied = net.pump(strict=False)
+    case_id = await net.collect(DIBAO, required(DIBAO))
+    await net.broadcast(item_retired(DIBAO))
+    async with AsyncSession(net.intake, expire_on_commit=False) as session:
+        assert (await session.get(ItemCopy, DIBAO.item_code)).retired
+    async with session_scope(net.agents) as session:
+        await agents_service.hand_up(session, agent(VILLAGE), case_id)
+    applied = await net.pump(strict=False)
     handoff = next(e for e in applied if e.type == EventType.case_handed_up)
     assert handoff.subject == case_id
     # The intake consumer must be able to apply (and ack) the hand-up, or it is redelivered forever.
-    with Session(net.intake) as session:
-        received = session.get(IntakeCase, case_id)
+    async with AsyncSession(net.intake, expire_on_commit=False) as session:
+        received = await session.get(IntakeCase, case_id)
     assert received is not None, "the town hall never receives the case: the hand-up is a poison message"
     assert received.current_org == TOWN

@@ -33,18 +33,18 @@ def directory(version: int, items: list[str], overrides: list[UnitOverrideRef] |
     )
 
 
-def test_agent_collects_only_items_the_village_directory_lists(tmp_path: Path) -> None:
-    net = Network.create(tmp_path)
-    net.broadcast(directory(1, [TEKUN.item_code]))
-    assert net.collect(TEKUN, required(TEKUN))
+async def test_agent_collects_only_items_the_village_directory_lists(tmp_path: Path) -> None:
+    net = await Network.create(tmp_path)
+    await net.broadcast(directory(1, [TEKUN.item_code]))
+    assert await net.collect(TEKUN, required(TEKUN))
     with pytest.raises(InvalidInput, match="directory") as refused:
-        net.collect(DIBAO, required(DIBAO))
+        await net.collect(DIBAO, required(DIBAO))
     assert refused.value.slug == "item-not-in-directory"
 
 
-def test_unit_override_adds_or_withholds_an_item_for_one_village_only(tmp_path: Path) -> None:
-    net = Network.create(tmp_path)
-    net.broadcast(
+async def test_unit_override_adds_or_withholds_an_item_for_one_village_only(tmp_path: Path) -> None:
+    net = await Network.create(tmp_path)
+    await net.broadcast(
         directory(
             1,
             [TEKUN.item_code],
@@ -55,22 +55,26 @@ def test_unit_override_adds_or_withholds_an_item_for_one_village_only(tmp_path: 
         )
     )
     with pytest.raises(InvalidInput):
-        net.collect(TEKUN, required(TEKUN))
-    assert net.collect(DIBAO, required(DIBAO))
-    assert net.collect(TEKUN, required(TEKUN), by=agent(NEIGHBOUR_VILLAGE)), "the neighbour still has it"
+        await net.collect(TEKUN, required(TEKUN))
+    assert await net.collect(DIBAO, required(DIBAO))
+    assert await net.collect(TEKUN, required(TEKUN), by=agent(NEIGHBOUR_VILLAGE)), (
+        "the neighbour still has it"
+    )
     with pytest.raises(InvalidInput):
-        net.collect(DIBAO, required(DIBAO), by=agent(NEIGHBOUR_VILLAGE))
+        await net.collect(DIBAO, required(DIBAO), by=agent(NEIGHBOUR_VILLAGE))
 
 
-def test_a_newer_directory_replaces_the_copy_and_an_older_one_arriving_late_does_not(tmp_path: Path) -> None:
-    net = Network.create(tmp_path)
-    net.broadcast(directory(2, [DIBAO.item_code]))
-    net.broadcast(directory(1, [TEKUN.item_code]))
-    assert net.collect(DIBAO, required(DIBAO))
+async def test_a_newer_directory_replaces_the_copy_and_an_older_one_arriving_late_does_not(
+    tmp_path: Path,
+) -> None:
+    net = await Network.create(tmp_path)
+    await net.broadcast(directory(2, [DIBAO.item_code]))
+    await net.broadcast(directory(1, [TEKUN.item_code]))
+    assert await net.collect(DIBAO, required(DIBAO))
     with pytest.raises(InvalidInput):
-        net.collect(TEKUN, required(TEKUN))
+        await net.collect(TEKUN, required(TEKUN))
 
 
-def test_without_a_published_directory_agents_are_not_blocked(tmp_path: Path) -> None:
-    net = Network.create(tmp_path)
-    assert net.collect(TEKUN, required(TEKUN))
+async def test_without_a_published_directory_agents_are_not_blocked(tmp_path: Path) -> None:
+    net = await Network.create(tmp_path)
+    assert await net.collect(TEKUN, required(TEKUN))

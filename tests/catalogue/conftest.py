@@ -1,29 +1,34 @@
-"""Fixtures for the catalogue's tests: a real SQLite file with the catalogue's tables, the demo
-county's units, principals and tokens, and the catalogue's real app (lifespan included)."""
+"""Fixtures for the catalogue's tests: the catalogue's real database (built by its migrations), the
+demo county's units, principals and tokens, and the catalogue's real app (lifespan included)."""
 
 from __future__ import annotations
 
 import importlib
 import json
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlmodel import Session, col, create_engine, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalogue import service
-from services.catalogue.models import TABLES
 from services.catalogue.schemas import ItemUpsert, MaterialSpec, OrgUpsert
-from shared.auth import Principal, issue_token
-from shared.db import create_tables, session_scope
+from shared import migrations
+from shared.auth import Principal
+from shared.db import make_engine, session_scope
 from shared.events import OutboxEvent
-from shared.events.outbox import OUTBOX_TABLES
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
+from tests.support import PROBLEM_JSON, assert_problem, bearer, database_url_for, eventually, settings_for
+
+# Re-exported: the catalogue tests import these from here.
+__reexported__ = (PROBLEM_JSON, assert_problem, bearer, eventually)
+
+T = TypeVar("T")
 
 COUNTY = "371424000000"  # 临邑县
 TOWN = "371424100000"  # 临邑镇
@@ -32,9 +37,10 @@ VILLAGE = "371424100201"
 NEIGHBOUR = "371424100202"
 FAR_VILLAGE = "371424202201"
 FOREIGN_COUNTY = "530127000000"  # 嵩明县
-PROBLEM_JSON = "application/problem+json"
+FOREIGN_TOWN = "530127100000"  # 嵩阳街道
 
 ADMIN = Principal("admin", ("admin",), COUNTY)
+TOWN_ADMIN = Principal(f"admin-{TOWN}", ("admin",), TOWN)
 FOREIGN_ADMIN = Principal("admin-songming", ("admin",), FOREIGN_COUNTY)
 CLERK = Principal(f"clerk-{TOWN}", ("clerk",), TOWN)
 
@@ -58,43 +64,59 @@ def item(name: str = "临时救助", **fields: Any) -> ItemUpsert:
     return ItemUpsert(name=name, **fields)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'catalogue.db'}")
-    create_tables(engine, [*(t.__table__ for t in TABLES), *OUTBOX_TABLES])  # type: ignore[attr-defined]
-    with session_scope(engine) as session:
+async def seed_units(engine: AsyncEngine) -> None:
+    async with session_scope(engine) as session:
         for code, (name, address, phone) in UNITS.items():
-            service.upsert_org(session, code=code, data=OrgUpsert(name=name, address=address, phone=phone))
-    yield engine
-    engine.dispose()
+            await service.upsert_org(
+                session, code=code, data=OrgUpsert(name=name, address=address, phone=phone)
+            )
 
 
 @pytest.fixture
-def tx(engine: Engine) -> Callable[[], Any]:
-    """``with tx() as session:`` one committed transaction, as a request would have."""
+def catalogue_settings(tmp_path: Path) -> Settings:
+    """The test's own catalogue database, brought to head by the catalogue's migrations (before the
+    test's event loop starts: ``upgrade`` is synchronous)."""
+    settings = settings_for(tmp_path / "var")
+    migrations.upgrade("catalogue", settings)
+    return settings
+
+
+@pytest.fixture
+async def engine(catalogue_settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine("catalogue", catalogue_settings)
+    await seed_units(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def tx(engine: AsyncEngine) -> Callable[[], AbstractAsyncContextManager[AsyncSession]]:
+    """``async with tx() as session:`` one committed transaction, as a request would have."""
     return lambda: session_scope(engine)
 
 
-def events(engine: Engine, type_: str | None = None) -> list[dict]:
+async def events(engine: AsyncEngine, type_: str | None = None) -> list[dict]:
     """The envelopes the catalogue wrote to its outbox, oldest first."""
-    with Session(engine) as session:
-        rows = session.exec(select(OutboxEvent).order_by(col(OutboxEvent.seq))).all()
+    async with AsyncSession(engine) as session:
+        rows = (await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.seq)))).all()
     found = [json.loads(r.envelope) for r in rows]
     return [e for e in found if type_ is None or e["type"] == type_]
 
 
-def publish(engine: Engine, item_code: str, data: ItemUpsert, owner: str = COUNTY) -> None:
-    with session_scope(engine) as session:
-        service.publish_item(session, item_code=item_code, data=data, actor="admin", owner_org=owner)
+async def publish(engine: AsyncEngine, item_code: str, data: ItemUpsert, owner: str = COUNTY) -> None:
+    async with session_scope(engine) as session:
+        await service.publish_item(session, item_code=item_code, data=data, actor="admin", owner_org=owner)
 
 
 @contextmanager
 def service_app(
     service_name: str, var_dir: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[TestClient]:
-    """A service's real app on ``var_dir`` and the test NATS; ``main`` is reloaded so that it reads
-    the settings set here."""
+    """A service's real app on ``var_dir`` (and, on the postgres backend, a database of its own) and
+    the test NATS; ``main`` is reloaded so that it reads the settings set here. The app's lifespan
+    migrates its database."""
     monkeypatch.setenv("WEIMIN_VAR_DIR", str(var_dir))
+    monkeypatch.setenv("WEIMIN_DATABASE_URL", database_url_for(var_dir))
     monkeypatch.setenv("WEIMIN_NATS_URL", nats_url)
     monkeypatch.setenv("WEIMIN_ENVIRONMENT", "test")
     get_settings.cache_clear()
@@ -106,39 +128,22 @@ def service_app(
         get_settings.cache_clear()
 
 
+def in_app(client: TestClient, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work(engine)`` on the app's event loop, with the app's engine (a sync test's way to
+    look into, or set up, the database of a running app)."""
+    portal = client.portal
+    assert portal is not None, "the TestClient must be entered (with TestClient(app) as client)"
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+
+    async def run() -> T:
+        return await work(engine)
+
+    return portal.call(run)
+
+
 @pytest.fixture
 def client(tmp_path: Path, nats_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The catalogue's app with the demo county's units."""
     with service_app("catalogue", tmp_path / "var", nats_url, monkeypatch) as client:
-        with session_scope(client.app.state.engine) as session:  # type: ignore[attr-defined]
-            for code, (name, address, phone) in UNITS.items():
-                service.upsert_org(
-                    session, code=code, data=OrgUpsert(name=name, address=address, phone=phone)
-                )
+        in_app(client, seed_units)
         yield client
-
-
-def bearer(principal: Principal) -> dict[str, str]:
-    token, _ = issue_token(principal, get_settings())
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_problem(reply: Any, status: int, slug: str | None = None) -> dict:
-    assert reply.status_code == status, reply.text
-    assert reply.headers["content-type"].startswith(PROBLEM_JSON), reply.headers["content-type"]
-    body = reply.json()
-    assert {"type", "title", "status", "detail"} <= body.keys() and body["status"] == status
-    if slug is not None:
-        assert body["type"] == f"urn:weimin:problem:{slug}", body
-    return body
-
-
-def wait_for(probe: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")

@@ -7,13 +7,15 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.intake.models import IntakeCase
 from shared.events import OutboxEvent
 from shared.identity_numbers import make_valid_id_number
 from shared.item_copies import ItemCopy
-from tests.catalogue.conftest import ADMIN, CLERK, bearer, service_app, wait_for
+from tests.catalogue.conftest import ADMIN, CLERK, bearer, eventually, in_app, service_app
 
 BODY = {
     "name": "临时救助",
@@ -25,9 +27,10 @@ BODY = {
 }
 
 
-def _unsent(engine) -> int:  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        return len(session.exec(select(OutboxEvent).where(col(OutboxEvent.published_at).is_(None))).all())
+async def _unsent(engine: AsyncEngine) -> int:
+    async with AsyncSession(engine) as session:
+        unsent = await session.exec(select(OutboxEvent).where(col(OutboxEvent.published_at).is_(None)))
+        return len(unsent.all())
 
 
 def test_item_events_consumed_while_catalogue_is_stopped(
@@ -50,18 +53,18 @@ def test_item_events_consumed_while_catalogue_is_stopped(
             f"/api/v1/catalogue/items/{code}/publish", headers={**admin, "If-Match": edit.headers["etag"]}
         )
         assert v2.status_code == 200 and v2.json()["version_no"] == 2
-        engine = catalogue.app.state.engine  # type: ignore[attr-defined]
-        wait_for(lambda: _unsent(engine) == 0, what="the relay to publish the catalogue's outbox")
+        eventually(
+            lambda: in_app(catalogue, _unsent) == 0, what="the relay to publish the catalogue's outbox"
+        )
     # 2. The catalogue is stopped. Intake starts, consumes the stream, and keeps its own copy.
     with service_app("intake", tmp_path / "intake", nats_url, monkeypatch) as intake:
-        intake_engine = intake.app.state.engine  # type: ignore[attr-defined]
 
-        def copied() -> ItemCopy | None:
-            with Session(intake_engine) as session:
-                found = session.get(ItemCopy, code)
+        async def copied(engine: AsyncEngine) -> ItemCopy | None:
+            async with AsyncSession(engine) as session:
+                found = await session.get(ItemCopy, code)
                 return found if found is not None and found.version_no == 2 else None
 
-        copy = wait_for(copied, what="intake's copy of the item's version 2")
+        copy = eventually(lambda: in_app(intake, copied), what="intake's copy of the item's version 2")
         assert copy.required_materials() == ["临时救助申请书", "居民身份证", "家庭情况说明"]
         # 3. A walk-in case for the item is received while the catalogue is still down,
         #    under the version it was received under.
@@ -72,6 +75,10 @@ def test_item_events_consumed_while_catalogue_is_stopped(
             headers=bearer(CLERK),
         )
         assert reply.status_code == 201, reply.text
-        with Session(intake_engine) as session:
-            case = session.get(IntakeCase, reply.json()["case_id"])
-            assert case is not None and case.item_code == code and case.item_version == 2
+
+        async def received(engine: AsyncEngine) -> IntakeCase | None:
+            async with AsyncSession(engine) as session:
+                return await session.get(IntakeCase, reply.json()["case_id"])
+
+        case = in_app(intake, received)
+        assert case is not None and case.item_code == code and case.item_version == 2

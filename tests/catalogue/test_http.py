@@ -9,7 +9,18 @@ from openpyxl import load_workbook
 
 from deploy.demo_catalogue.build import DEMO_FILE
 from services.catalogue import spreadsheet
-from tests.catalogue.conftest import ADMIN, CLERK, COUNTY, TOWN, VILLAGE, assert_problem, bearer
+from tests.catalogue.conftest import (
+    ADMIN,
+    CLERK,
+    COUNTY,
+    FOREIGN_ADMIN,
+    OTHER_TOWN,
+    TOWN,
+    TOWN_ADMIN,
+    VILLAGE,
+    assert_problem,
+    bearer,
+)
 from tests.catalogue.test_imports import GOOD, row, xlsx
 
 ADMIN_H = bearer(ADMIN)
@@ -229,3 +240,122 @@ def test_lists_page_with_a_cursor(client: TestClient) -> None:
         if cursor is None:
             break
     assert seen == sorted(seen) and len(seen) == len(set(seen)) == 10
+
+
+def test_admin_of_another_county_cannot_edit_this_countys_units(client: TestClient) -> None:
+    body = {"name": "改名镇", "address": "别处", "phone": "000"}
+    refused = client.put(f"/api/v1/orgs/{TOWN}", json=body, headers=bearer(FOREIGN_ADMIN))
+    assert_problem(refused, 403, "outside-jurisdiction")
+    assert client.get(f"/api/v1/orgs/{TOWN}").json()["name"] == "临邑镇"
+    new_village = "371424100299"
+    assert_problem(
+        client.put(f"/api/v1/orgs/{new_village}", json=body, headers=bearer(FOREIGN_ADMIN)),
+        403,
+        "outside-jurisdiction",
+    )
+    assert_problem(client.get(f"/api/v1/orgs/{new_village}"), 404, "org-not-found")
+    assert_problem(client.put(f"/api/v1/orgs/{TOWN}", json=body, headers=bearer(CLERK)), 403, "role-required")
+
+
+def test_an_admin_edits_units_of_their_own_subtree_only(client: TestClient) -> None:
+    renamed = client.put(f"/api/v1/orgs/{TOWN}", json={"name": "临邑镇(新)"}, headers=ADMIN_H)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "临邑镇(新)"
+    created = client.put("/api/v1/orgs/371424100299", json={"name": "新村"}, headers=ADMIN_H)
+    assert created.status_code == 201 and created.json()["parent_code"] == TOWN
+    # Not the city above the county, nor a town's sibling by its admin.
+    assert_problem(
+        client.put("/api/v1/orgs/371400000000", json={"name": "德州市"}, headers=ADMIN_H),
+        403,
+        "outside-jurisdiction",
+    )
+    assert_problem(
+        client.put(f"/api/v1/orgs/{OTHER_TOWN}", json={"name": "宿安乡"}, headers=bearer(TOWN_ADMIN)),
+        403,
+        "outside-jurisdiction",
+    )
+
+
+def test_item_draft_and_audit_over_http_need_an_admin_of_the_items_area(client: TestClient) -> None:
+    draft = client.put("/api/v1/catalogue/items/LY-1/draft", json=BODY, headers=ADMIN_H)
+    assert draft.status_code == 201
+    mine = client.get("/api/v1/catalogue/items/LY-1/draft", headers=ADMIN_H)
+    assert mine.status_code == 200 and mine.headers["etag"] == draft.headers["etag"]
+    foreign = bearer(FOREIGN_ADMIN)
+    for url in ("/api/v1/catalogue/items/LY-1/draft", "/api/v1/catalogue/items/LY-1/audit"):
+        assert_problem(client.get(url, headers=foreign), 403, "outside-jurisdiction")
+        assert_problem(client.get(url, headers=bearer(CLERK)), 403, "role-required")
+    # To an admin of another county the draft version is what it is to the public: not there.
+    assert_problem(client.get("/api/v1/catalogue/items/LY-1/versions/1", headers=foreign), 404)
+    assert client.get("/api/v1/catalogue/items/LY-1/versions", headers=foreign).json()["versions"] == []
+    assert [
+        v["state"]
+        for v in client.get("/api/v1/catalogue/items/LY-1/versions", headers=ADMIN_H).json()["versions"]
+    ] == ["draft"]
+    # Nor may they write it, publish it, or read the county's directory drafts and audit.
+    assert_problem(
+        client.put(
+            "/api/v1/catalogue/items/LY-1/draft",
+            json={**BODY, "name": "篡改"},
+            headers={**foreign, "If-Match": draft.headers["etag"]},
+        ),
+        403,
+        "outside-jurisdiction",
+    )
+    assert_problem(
+        client.post(
+            "/api/v1/catalogue/items/LY-1/publish", headers={**foreign, "If-Match": draft.headers["etag"]}
+        ),
+        403,
+        "outside-jurisdiction",
+    )
+    for url in (
+        f"/api/v1/catalogue/directories/{COUNTY}/village/draft",
+        f"/api/v1/catalogue/directories/{COUNTY}/village/audit",
+    ):
+        assert_problem(client.get(url, headers=foreign), 403, "outside-jurisdiction")
+    assert client.get("/api/v1/catalogue/items/LY-1/draft", headers=ADMIN_H).json()["name"] == "临时救助"
+
+
+def test_if_match_star_or_a_list_names_the_current_version(client: TestClient) -> None:
+    url = "/api/v1/catalogue/items/LY-1/draft"
+    created = client.put(url, json=BODY, headers=ADMIN_H)
+    listed = client.put(
+        url,
+        json={**BODY, "promised_days": 4},
+        headers={**ADMIN_H, "If-Match": f'"LY-1-v9-r9", {created.headers["etag"]}'},
+    )
+    assert listed.status_code == 200 and listed.headers["etag"] == '"LY-1-v1-r2"'
+    star = client.put(url, json={**BODY, "promised_days": 3}, headers={**ADMIN_H, "If-Match": "*"})
+    assert star.status_code == 200 and star.json()["promised_days"] == 3
+    assert_problem(
+        client.put("/api/v1/catalogue/items/LY-2/draft", json=BODY, headers={**ADMIN_H, "If-Match": "*"}),
+        412,
+        "stale-etag",
+    )
+
+
+def test_org_list_and_audit_lists_are_keyset_pages(client: TestClient) -> None:
+    codes: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/orgs", params=params).json()
+        assert set(page) == {"items", "next_cursor"}
+        codes += [o["code"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert codes == sorted(codes) and len(codes) == 6
+    assert_problem(client.get("/api/v1/orgs", params={"limit": 201}), 422)
+    for n in range(3):
+        client.put(
+            "/api/v1/catalogue/items/LY-1/draft",
+            json={**BODY, "promised_days": 3 + n},
+            headers={**ADMIN_H, "If-Match": "*"} if n else ADMIN_H,
+        )
+    url = "/api/v1/catalogue/items/LY-1/audit"
+    everything = client.get(url, headers=ADMIN_H).json()["items"]
+    first = client.get(url, params={"limit": 2}, headers=ADMIN_H).json()
+    rest = client.get(url, params={"cursor": first["next_cursor"]}, headers=ADMIN_H).json()
+    assert first["items"] + rest["items"] == everything and rest["next_cursor"] is None
+    assert_problem(client.get(url, params={"cursor": "abc"}, headers=ADMIN_H), 422)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from deploy.launcher import READY_LINE
-from tests.support import free_port, free_port_block
+from tests.support import database_url_for, free_port, free_port_block
 
 
 @dataclass
@@ -45,6 +45,11 @@ class RunningNetwork:
 
 def start_launcher(var_dir: Path, port_base: int, nats_port: int, output: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEIMIN_")}
+    # The embedded default (SQLite files under var_dir), or on the postgres test backend a fresh
+    # PostgreSQL database of the run's own, as production would configure it.
+    database_url = database_url_for(var_dir)
+    if database_url:
+        env["WEIMIN_DATABASE_URL"] = database_url
     log = open(output, "ab")  # noqa: SIM115
     return subprocess.Popen(
         [

@@ -7,6 +7,7 @@ from shared.case_numbers import parse_case_number
 from tests.e2e.conftest import RunningNetwork
 from tests.e2e.spine import assert_problem, eventually, find_item, villager
 
+CITY = "371400000000"
 COUNTY, TOWN, VILLAGE, OTHER_VILLAGE = "371424000000", "371424100000", "371424100201", "371424202201"
 
 
@@ -267,3 +268,79 @@ def test_a_village_agent_takes_only_what_its_directory_lists(network: RunningNet
     )
     assert assert_problem(refused, 422)["type"] == "urn:weimin:problem:item-not-in-directory"
     assert network.client(f"agent-{listed_here}").post("/api/v1/agents/cases", json=body).status_code == 201
+
+
+def test_the_city_is_a_level_above_the_county_with_its_own_hall_items_and_supervisor(
+    network: RunningNetwork,
+) -> None:
+    with network.client() as anonymous:
+        city = anonymous.get(f"/api/v1/orgs/{CITY}")
+        assert city.status_code == 200, city.text
+        assert city.json() == city.json() | {"code": CITY, "name": "德州市", "level": "city"}
+        assert anonymous.get(f"/api/v1/orgs/{COUNTY}").json()["parent_code"] == CITY
+        counties = anonymous.get("/api/v1/orgs", params={"level": "county", "parent_code": CITY}).json()
+        assert COUNTY in {o["code"] for o in counties["items"]}
+        # The city decides its own items; a village's directory lists one, and its agent may take it.
+        at_village = anonymous.get("/api/v1/catalogue/items", params={"org_code": VILLAGE}).json()["items"]
+        city_items = [i for i in at_village if i["deciding_level"] == "city"]
+        assert city_items and all(i["agent_may_take"] for i in city_items)
+        at_city = anonymous.get("/api/v1/catalogue/items", params={"org_code": CITY}).json()["items"]
+        assert {i["item_code"] for i in city_items} <= {i["item_code"] for i in at_city}, "the city owns them"
+    for role in ("clerk", "approver", "supervisor"):
+        with network.client(f"{role}-{CITY}") as officer:
+            assert officer.get("/api/v1/me").json() == {
+                "username": f"{role}-{CITY}",
+                "roles": [role],
+                "org_code": CITY,
+            }
+
+    # A city item travels village → town → county → city under one number, and the city decides it.
+    agent = network.client(f"agent-{VILLAGE}")
+    item = city_items[0]
+    required = [{"name": m["name"]} for m in item["materials"] if m["required"]]
+    collected = agent.post(
+        "/api/v1/agents/cases",
+        json={"item_code": item["item_code"], "applicant": villager("777"), "materials": required},
+    )
+    assert collected.status_code == 201, collected.text
+    case_id = collected.json()["case_id"]
+    assert agent.post(f"/api/v1/agents/cases/{case_id}/handoff").json()["current_org"] == TOWN
+    town_clerk, county_clerk = network.client(f"clerk-{TOWN}"), network.client(f"clerk-{COUNTY}")
+    eventually(
+        lambda: town_clerk.get(f"/api/v1/intake/cases/{case_id}").status_code == 200, what="town receipt"
+    )
+    accepted = town_clerk.post(f"/api/v1/intake/cases/{case_id}/accept", json={"materials": []})
+    assert accepted.status_code == 200 and accepted.json()["outcome"] == "accepted", accepted.text
+    up = town_clerk.post(f"/api/v1/intake/cases/{case_id}/handoff")
+    assert up.status_code == 200 and up.json()["current_org"] == COUNTY, up.text
+    up = county_clerk.post(f"/api/v1/intake/cases/{case_id}/handoff")
+    assert up.status_code == 200 and up.json()["current_org"] == CITY, up.text
+    city_approver = network.client(f"approver-{CITY}")
+    eventually(
+        lambda: city_approver.get(f"/api/v1/approval/cases/{case_id}").json().get("current_org") == CITY,
+        what="the city approval queue",
+    )
+    decided = city_approver.post(
+        f"/api/v1/approval/cases/{case_id}/decision", json={"outcome": "approved", "reason": "符合认定条件"}
+    )
+    assert decided.status_code == 200, decided.text
+    eventually(
+        lambda: agent.get(f"/api/v1/agents/cases/{case_id}").json()["status"] == "decided",
+        what="the city's decision reaching the village",
+    )
+
+    # The city's supervisor sees every county of the city; the county's does not see above itself.
+    city_supervisor = network.client(f"supervisor-{CITY}")
+    timeline = eventually(
+        lambda: (
+            (r := city_supervisor.get(f"/api/v1/cases/{case_id}")).status_code == 200
+            and CITY in {h["org_code"] for h in r.json()["history"]}
+            and r.json()
+        ),
+        what="the city supervisor seeing the case at every level",
+    )
+    assert {h["org_code"] for h in timeline["history"]} >= {VILLAGE, TOWN, COUNTY, CITY}
+    stats = city_supervisor.get("/api/v1/supervision/stats", params={"org_code": CITY})
+    assert stats.status_code == 200, stats.text
+    county_supervisor = network.client(f"supervisor-{COUNTY}")
+    assert county_supervisor.get("/api/v1/supervision/stats", params={"org_code": CITY}).status_code == 403

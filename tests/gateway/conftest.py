@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway.main import create_app
-from shared.auth import Principal, issue_token
+from shared.auth import Principal
 from shared.settings import SERVICE_NAMES, get_settings
+from tests import support
 from tests.gateway.gateway_upstream import UpstreamServer, create_upstream_app
 from tests.support import free_port
 
@@ -99,8 +100,6 @@ def bearer() -> Callable[..., dict[str, str]]:
         org_code: str = "330102000000",
         ttl: int | None = None,
     ) -> dict[str, str]:
-        principal = Principal(username=username, roles=roles, org_code=org_code)
-        token, _ = issue_token(principal, get_settings(), ttl)
-        return {"Authorization": f"Bearer {token}"}
+        return support.bearer(Principal(username=username, roles=roles, org_code=org_code), ttl)
 
     return headers

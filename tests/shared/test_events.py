@@ -9,26 +9,27 @@ from pathlib import Path
 
 import nats
 from sqlalchemy import update
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.catalogue import service as catalogue
-from services.catalogue.models import TABLES as CATALOGUE_TABLES
 from services.catalogue.schemas import ItemUpsert, MaterialSpec
-from shared.db import create_tables, session_scope
+from shared import migrations
+from shared.db import make_engine, session_scope
 from shared.events import Envelope, OutboxEvent, emit
 from shared.events.consumer import EventConsumer, Subscription
 from shared.events.nats_link import NatsLink
-from shared.events.outbox import OUTBOX_TABLES
 from shared.events.relay import OutboxRelay
-from tests.support import NatsServer
+from tests.support import NatsServer, create_test_tables, settings_for
 
 STREAM = "WEIMIN"
 
 
-def _engine(path: Path):  # type: ignore[no-untyped-def]
-    engine = create_engine(f"sqlite:///{path}")
-    create_tables(engine, [*(t.__table__ for t in CATALOGUE_TABLES), *OUTBOX_TABLES])  # type: ignore[attr-defined]
-    return engine
+def _engine(directory: Path):  # type: ignore[no-untyped-def]
+    """The catalogue's real database (its migrations), in the test's own directory."""
+    settings = settings_for(directory)
+    migrations.upgrade("catalogue", settings)
+    return make_engine("catalogue", settings)
 
 
 async def _stream_messages(url: str, subject: str) -> list[tuple[str, dict]]:
@@ -53,22 +54,23 @@ async def _stream_messages(url: str, subject: str) -> list[tuple[str, dict]]:
 async def _wait_until(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if await asyncio.to_thread(predicate):
+        if await predicate():
             return True
         await asyncio.sleep(0.1)
     return False
 
 
-def _unpublished(engine) -> int:  # type: ignore[no-untyped-def]
-    with Session(engine) as session:
-        return len(session.exec(select(OutboxEvent).where(OutboxEvent.published_at == None)).all())  # noqa: E711
+async def _unpublished(engine) -> int:  # type: ignore[no-untyped-def]
+    async with AsyncSession(engine) as session:
+        rows = await session.exec(select(OutboxEvent).where(OutboxEvent.published_at == None))  # noqa: E711
+        return len(rows.all())
 
 
-def test_event_committed_while_nats_is_down_is_published_exactly_once_after_it_returns(
+async def test_event_committed_while_nats_is_down_is_published_exactly_once_after_it_returns(
     tmp_path: Path,
 ) -> None:
     server = NatsServer(tmp_path / "nats").start()
-    engine = _engine(tmp_path / "catalogue.db")
+    engine = _engine(tmp_path / "catalogue")
 
     async def scenario() -> list[tuple[str, dict]]:
         link = NatsLink(server.url, STREAM, name="test-relay")
@@ -79,8 +81,8 @@ def test_event_committed_while_nats_is_down_is_published_exactly_once_after_it_r
         try:
             await asyncio.to_thread(server.stop)
             # The state change and its event commit together while NATS is down.
-            with session_scope(engine) as session:
-                catalogue.publish_item(
+            async with session_scope(engine) as session:
+                await catalogue.publish_item(
                     session,
                     item_code="T-1",
                     data=ItemUpsert(
@@ -88,13 +90,16 @@ def test_event_committed_while_nats_is_down_is_published_exactly_once_after_it_r
                     ),
                 )
             await asyncio.sleep(1.5)
-            assert _unpublished(engine) == 1, "nothing may be marked sent while NATS is down"
+            assert await _unpublished(engine) == 1, "nothing may be marked sent while NATS is down"
             await asyncio.to_thread(server.start)
-            assert await _wait_until(lambda: _unpublished(engine) == 0), "the event waited, then went out"
+
+            async def drained() -> bool:
+                return await _unpublished(engine) == 0
+
+            assert await _wait_until(drained), "the event waited, then went out"
             # A relay that crashed after publishing but before marking sends the batch again:
-            with Session(engine) as session:
-                session.exec(update(OutboxEvent).values(published_at=None))  # type: ignore[call-overload]
-                session.commit()
+            async with session_scope(engine) as session:
+                await session.exec(update(OutboxEvent).values(published_at=None))  # type: ignore[call-overload]
             await relay.publish_pending()
             return await _stream_messages(server.url, "weimin.catalogue.item.published")
         finally:
@@ -102,11 +107,12 @@ def test_event_committed_while_nats_is_down_is_published_exactly_once_after_it_r
             await link.close()
 
     try:
-        stored = asyncio.run(scenario())
+        stored = await scenario()
     finally:
         server.stop()
-    with Session(engine) as session:
-        event_id = session.exec(select(OutboxEvent)).one().event_id
+    async with AsyncSession(engine) as session:
+        event_id = (await session.exec(select(OutboxEvent))).one().event_id
+    await engine.dispose()
     assert [msg_id for msg_id, _ in stored] == [event_id]
     assert stored[0][1]["type"] == "item.published" and stored[0][1]["subject"] == "T-1"
     assert stored[0][1]["specversion"] == "1.0" and stored[0][1]["traceparent"].startswith("00-")
@@ -120,15 +126,17 @@ class Tally(SQLModel, table=True):
     count: int = 0
 
 
-def _count(session: Session, envelope: Envelope) -> None:
-    row = session.get(Tally, envelope.subject) or Tally(name=envelope.subject or "")
+async def _count(session: AsyncSession, envelope: Envelope) -> None:
+    row = await session.get(Tally, envelope.subject) or Tally(name=envelope.subject or "")
     row.count += 1
     session.add(row)
 
 
-def test_consumer_that_receives_the_same_event_twice_applies_it_once(tmp_path: Path, nats_url: str) -> None:
-    engine = _engine(tmp_path / "consumer.db")
-    create_tables(engine, [Tally.__table__])  # type: ignore[attr-defined]
+async def test_consumer_that_receives_the_same_event_twice_applies_it_once(
+    tmp_path: Path, nats_url: str
+) -> None:
+    engine = _engine(tmp_path / "consumer")
+    await create_test_tables(engine, Tally)
     source = f"test{uuid.uuid4().hex[:8]}"
     subject = f"weimin.{source}.thing.happened"
     envelope = Envelope(source=source, type="thing.happened", subject="once")
@@ -147,27 +155,29 @@ def test_consumer_that_receives_the_same_event_twice_applies_it_once(tmp_path: P
         consumer.start()
         try:
 
-            def applied() -> bool:
-                with Session(engine) as session:
-                    return session.get(Tally, "other") is not None
+            async def applied() -> bool:
+                async with AsyncSession(engine) as session:
+                    return await session.get(Tally, "other") is not None
 
             assert await _wait_until(applied)
         finally:
             await consumer.stop()
             await link.close()
 
-    asyncio.run(scenario())
-    with Session(engine) as session:
-        assert session.get(Tally, "once").count == 1  # type: ignore[union-attr]
-        assert session.get(Tally, "other").count == 1  # type: ignore[union-attr]
+    await scenario()
+    async with AsyncSession(engine) as session:
+        assert (await session.get(Tally, "once")).count == 1  # type: ignore[union-attr]
+        assert (await session.get(Tally, "other")).count == 1  # type: ignore[union-attr]
+    await engine.dispose()
 
 
-def test_emit_writes_the_event_in_the_callers_transaction(tmp_path: Path) -> None:
-    engine = _engine(tmp_path / "tx.db")
+async def test_emit_writes_the_event_in_the_callers_transaction(tmp_path: Path) -> None:
+    engine = _engine(tmp_path / "tx")
     try:
-        with session_scope(engine) as session:
+        async with session_scope(engine) as session:
             emit(session, source="catalogue", type="item.published", subject="X", data={"item_code": "X"})
             raise RuntimeError("the state change fails")
     except RuntimeError:
         pass
-    assert _unpublished(engine) == 0, "a rolled-back change leaves no event behind"
+    assert await _unpublished(engine) == 0, "a rolled-back change leaves no event behind"
+    await engine.dispose()

@@ -13,7 +13,10 @@ from tests.case_fixtures import (
     MALFORMED_CASE_NUMBER,
     VILLAGE,
     assert_problem,
+    bearer,
+    case_events,
     case_number,
+    feed,
     mistyped,
     service_client,
     supervisor,
@@ -79,6 +82,27 @@ def test_stats_over_http_for_the_callers_county_only(client: TestClient) -> None
     } <= mine.json().keys()
     assert_problem(client.get("/api/v1/supervision/stats", params={"org_code": FOREIGN_COUNTY}), 403)
     assert_problem(client.get("/api/v1/supervision/stats", params={"org_code": "3714"}), 422)
+
+
+def test_case_timeline_over_http(client: TestClient) -> None:
+    case_id = case_number(VILLAGE, 5)
+    envelopes = case_events(case_id, VILLAGE, deciding_org=COUNTY, decided=True)
+    client.portal.call(feed, client.app.state.engine, "supervision", envelopes)  # type: ignore[union-attr, attr-defined]
+    reply = client.get(f"/api/v1/cases/{case_id}")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["case_id"], body["item_code"], body["status"]) == (case_id, "LY-MZ-002", "decided")
+    assert [(h["type"], h["service"], h["org_code"]) for h in body["history"]] == [
+        ("case.collected", "agents", VILLAGE),
+        ("case.accepted", "intake", COUNTY),
+        ("case.decided", "approval", COUNTY),
+    ]
+    assert all(h["at"].endswith(("Z", "+00:00")) for h in body["history"])
+    # Another county's supervisor: as if there were no such case.
+    foreign = client.get(f"/api/v1/cases/{case_id}", headers=bearer(supervisor(FOREIGN_COUNTY)))
+    assert_problem(foreign, 404, "urn:weimin:problem:case-not-found")
+    stats = client.get("/api/v1/supervision/stats").json()
+    assert (stats["received"], stats["decided"]) >= (1, 1)
 
 
 def test_healthz_is_200_with_nats_up(client: TestClient) -> None:

@@ -28,8 +28,8 @@ AtUnit = Annotated[
     summary="The item's guide (办事指南, public)",
     responses=problem_responses(404, 422),
 )
-def get_guide(item_code: ItemCode, session: SessionDep, org_code: AtUnit = None) -> Guide:
-    return guides.guide(session, item_code, org_code)
+async def get_guide(item_code: ItemCode, session: SessionDep, org_code: AtUnit = None) -> Guide:
+    return await guides.guide(session, item_code, org_code)
 
 
 @router.get(
@@ -38,6 +38,6 @@ def get_guide(item_code: ItemCode, session: SessionDep, org_code: AtUnit = None)
     summary="The item's guide as a printable zh-CN page (public)",
     responses={200: {"content": {"text/html": {}}}, **problem_responses(404, 422)},
 )
-def get_guide_html(item_code: ItemCode, session: SessionDep, org_code: AtUnit = None) -> HTMLResponse:
-    page = guides.render_html(guides.guide(session, item_code, org_code))
+async def get_guide_html(item_code: ItemCode, session: SessionDep, org_code: AtUnit = None) -> HTMLResponse:
+    page = guides.render_html(await guides.guide(session, item_code, org_code))
     return HTMLResponse(page, headers={"Content-Language": "zh-CN"})

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
@@ -50,7 +51,7 @@ def _read(job: ImportJob) -> ImportJobRead:
     ),
     responses=problem_responses(400, 401, 403, 415, 422),
 )
-def start_import(
+async def start_import(
     request: Request,
     response: Response,
     background: BackgroundTasks,
@@ -59,8 +60,10 @@ def start_import(
     file: Annotated[UploadFile, File(description="The spreadsheet, in the template's layout")],
     publish: Annotated[bool, Form()] = True,
 ) -> ImportJobRead:
-    data = file.file.read(imports.MAX_BYTES + 1)
-    job = imports.create_job(session, principal, filename=file.filename or "", data=data, publish=publish)
+    data = await file.read(imports.MAX_BYTES + 1)
+    job = await imports.create_job(
+        session, principal, filename=file.filename or "", data=data, publish=publish
+    )
     background.add_task(imports.run_job, request.app.state.engine, job.job_id)
     response.headers["Location"] = f"/api/v1/catalogue/imports/{job.job_id}"
     return _read(job)
@@ -70,10 +73,10 @@ def start_import(
     "/imports/{job_id}",
     response_model=ImportJobRead,
     summary="An import job: status, progress (rows_done of rows_total), and its row-by-row report",
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 403, 404),
 )
-def get_import(job_id: str, principal: CurrentPrincipal, session: SessionDep) -> ImportJobRead:
-    return _read(imports.get_job(session, principal, job_id))
+async def get_import(job_id: str, principal: CurrentPrincipal, session: SessionDep) -> ImportJobRead:
+    return _read(await imports.get_job(session, principal, job_id))
 
 
 @router.get(
@@ -82,7 +85,7 @@ def get_import(job_id: str, principal: CurrentPrincipal, session: SessionDep) ->
     summary="The blank spreadsheet template, with a sheet that documents every column (public)",
     responses={200: {"content": {XLSX: {}}}},
 )
-def template() -> FileResponse:
+async def template() -> FileResponse:
     return FileResponse(TEMPLATE, media_type=XLSX, filename="事项目录导入模板.xlsx")
 
 
@@ -96,8 +99,9 @@ OwnerOrg = Annotated[
     summary="Every live item in the import layout (public)",
     responses={200: {"content": {XLSX: {}}}, **problem_responses(422)},
 )
-def export_xlsx(session: SessionDep, owner_org: OwnerOrg = None) -> Response:
-    body = spreadsheet.write_xlsx(imports.export_items(session, owner_org))
+async def export_xlsx(session: SessionDep, owner_org: OwnerOrg = None) -> Response:
+    items = await imports.export_items(session, owner_org)
+    body = await anyio.to_thread.run_sync(spreadsheet.write_xlsx, items)
     return Response(body, media_type=XLSX, headers={"Content-Disposition": _attachment("xlsx")})
 
 
@@ -106,8 +110,8 @@ def export_xlsx(session: SessionDep, owner_org: OwnerOrg = None) -> Response:
     summary="Every live item in the import layout, as UTF-8 CSV (public)",
     responses={200: {"content": {"text/csv": {}}}, **problem_responses(422)},
 )
-def export_csv(session: SessionDep, owner_org: OwnerOrg = None) -> Response:
-    body = spreadsheet.write_csv(imports.export_items(session, owner_org))
+async def export_csv(session: SessionDep, owner_org: OwnerOrg = None) -> Response:
+    body = spreadsheet.write_csv(await imports.export_items(session, owner_org))
     return Response(
         body, media_type="text/csv; charset=utf-8", headers={"Content-Disposition": _attachment("csv")}
     )

@@ -1,0 +1,5 @@
+"""Alembic environment of the catalogue database: the shared runner (see shared/migrations.py)."""
+
+from shared.migrations import run_env
+
+run_env()

@@ -1,0 +1,110 @@
+"""Supervision's read models, built from events alone: a case's timeline and its view (status, where
+it is, every unit it passed through, its clock, its decision and its rating).
+
+``events.py`` validates each event and hands it here; nothing here reads an envelope or answers HTTP.
+Events may arrive late, twice (under a new id) or out of order: the status only moves forward, and
+the origin is whatever an event that knows it says.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.supervision.models import CaseView, TimelineEntry
+from shared.case_status import STATUS_ORDER, CaseStatus
+from shared.events import EventType
+from shared.events.types import (
+    CaseAcceptedV1,
+    CaseCollectedV1,
+    CaseDecidedV1,
+    CaseDeliveredV1,
+    CaseEvaluatedV1,
+    CaseEvent,
+    CaseHandedUpV1,
+    CaseReceivedV1,
+)
+
+# Status only moves forward: an accepted case handed up (handed_up, then received at the county) is
+# still accepted, and a late or redelivered event never winds a delivered case back.
+_STATUS_RANK = {status: rank for rank, status in enumerate(STATUS_ORDER)}
+
+_STATUS_BY_TYPE: dict[str, CaseStatus] = {
+    EventType.case_collected: CaseStatus.collected,
+    EventType.case_handed_up: CaseStatus.handed_up,
+    EventType.case_received: CaseStatus.received,
+    EventType.case_notice_issued: CaseStatus.incomplete,
+    EventType.case_accepted: CaseStatus.accepted,
+    EventType.case_decided: CaseStatus.decided,
+    EventType.case_delivered: CaseStatus.delivered,
+}
+
+
+def _origin(event: CaseEvent) -> str | None:
+    """The unit where the case was first received, when this event knows it."""
+    if isinstance(event, CaseHandedUpV1 | CaseReceivedV1 | CaseAcceptedV1):
+        return event.origin_org
+    if isinstance(event, CaseCollectedV1):
+        return event.org_code  # a village agent collects where the case begins
+    return None
+
+
+async def record_case_event(
+    session: AsyncSession, *, event_id: str, type_: str, service: str, at: datetime, event: CaseEvent
+) -> None:
+    """Add a case event to its timeline and bring the case's view up to date."""
+    session.add(
+        TimelineEntry(
+            case_id=event.case_id,
+            event_id=event_id,
+            type=type_,
+            service=service,
+            org_code=event.org_code,
+            at=at,
+        )
+    )
+    origin = _origin(event)
+    view = await session.get(CaseView, event.case_id)
+    if view is None:
+        first = origin or event.org_code
+        view = CaseView(
+            case_id=event.case_id,
+            item_code=event.item_code,
+            # The lowest status until an event says how far the case has gone.
+            status=CaseStatus.collected,
+            origin_org=first,
+            current_org=event.org_code,
+            orgs=[first],
+            received_at=at,
+        )
+    if origin:
+        view.origin_org = origin
+        if origin not in view.orgs:
+            view.orgs = [origin, *view.orgs]
+    _apply(view, type_, event, at)
+    if event.org_code not in view.orgs:
+        view.orgs = [*view.orgs, event.org_code]
+    session.add(view)
+
+
+def _apply(view: CaseView, type_: str, event: CaseEvent, at: datetime) -> None:
+    status = _STATUS_BY_TYPE.get(type_)
+    if status is not None and _STATUS_RANK[status] > _STATUS_RANK[CaseStatus(view.status)]:
+        view.status = status
+    if isinstance(event, CaseHandedUpV1):
+        view.current_org = event.to_org
+    elif isinstance(event, CaseReceivedV1 | CaseCollectedV1):
+        view.current_org = event.org_code
+    elif isinstance(event, CaseAcceptedV1):
+        view.accepted_at = event.accepted_at
+        view.due = event.due
+        view.due_provisional = event.due_provisional
+        view.evaluation_code = event.evaluation_code
+    elif isinstance(event, CaseDecidedV1):
+        view.decided_at = at
+        view.outcome, view.on_time = event.outcome, event.on_time
+    elif isinstance(event, CaseDeliveredV1):
+        view.delivered_at, view.current_org = at, event.org_code
+    elif isinstance(event, CaseEvaluatedV1):
+        view.rating = event.rating
