@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.clock import utcnow
+from shared.divisions import in_subtree
 from shared.errors import InvalidInput
 from shared.events.envelope import Envelope
 from shared.events.types import ItemPublishedV1, ItemRetiredV1, MaterialRef
@@ -31,6 +32,9 @@ class ItemCopy(SQLModel, table=True):
     legal_days: int = 0
     materials: list[dict] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     retired: bool = False
+    # The unit whose catalogue the item belongs to (a county's, a city's): only units in its subtree
+    # offer it. Empty for copies made before the catalogue said (then no unit is refused).
+    owner_org: str = Field(default="", max_length=12, sa_column_kwargs={"server_default": ""})
     updated_at: datetime = Field(default_factory=utcnow)
 
     def material_refs(self) -> list[MaterialRef]:
@@ -60,6 +64,7 @@ async def apply_item_published(session: AsyncSession, envelope: Envelope) -> Non
     copy.legal_days = payload.legal_days
     copy.materials = [m.model_dump() for m in payload.materials]
     copy.retired = False
+    copy.owner_org = payload.owner_org or ""
     copy.updated_at = utcnow()
     session.add(copy)
 
@@ -87,3 +92,13 @@ async def published_item(session: AsyncSession, item_code: str, *, allow_retired
     if copy is None or (copy.retired and not allow_retired):
         raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
     return copy
+
+
+def ensure_offered_at(item: ItemCopy, org_code: str) -> None:
+    """A unit takes only items of its own county's (or city's) catalogue: 422 for another's."""
+    if item.owner_org and not in_subtree(item.owner_org, org_code):
+        raise InvalidInput(
+            f"Item {item.item_code} ({item.name}) belongs to the catalogue of {item.owner_org}, "
+            f"not offered at {org_code}",
+            slug="item-not-offered-here",
+        )

@@ -169,9 +169,18 @@ def new_revision(service: str, message: str) -> Path:
             made = next(versions.glob(f"{rev_id}_*.py"))
             target = versions / f"{rev_id}_{slug}.py"
             made.rename(target)
+            _tidy(target)
             return target
         finally:
             engine.dispose()
+
+
+def _tidy(path: Path) -> None:
+    """Sort imports and format a generated revision the way `make lint` wants it (ruff, if present)."""
+    import subprocess
+
+    for args in (["check", "--fix", "--quiet"], ["format", "--quiet"]):
+        subprocess.run([sys.executable, "-m", "ruff", *args, str(path)], check=False)
 
 
 def main(argv: list[str]) -> int:

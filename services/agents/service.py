@@ -16,7 +16,7 @@ from shared.clock import utcnow
 from shared.directory_copies import listed_at
 from shared.divisions import Level, ancestor_at, level_of
 from shared.errors import Conflict, Forbidden, InvalidInput
-from shared.item_copies import published_item
+from shared.item_copies import ensure_offered_at, published_item
 from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
 from shared.schemas import CaseSubmission
@@ -34,6 +34,7 @@ async def collect_case(
     """Record a villager's matter with its materials; mints the case number (办件编号) at the village."""
     _require_village_agent(principal)
     item = await published_item(session, submission.item_code)
+    ensure_offered_at(item, principal.org_code)
     if await listed_at(session, principal.org_code, item.item_code) is False:
         raise InvalidInput(
             f"Item {item.item_code} ({item.name}) is not in this village's directory (村级目录未列入该事项)",

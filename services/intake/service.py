@@ -20,7 +20,7 @@ from shared.clock import utcnow
 from shared.divisions import Level, ancestor_at, in_subtree, level_of, parent_of
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.types import CaseHandedUpV1
-from shared.item_copies import published_item
+from shared.item_copies import ensure_offered_at, published_item
 from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
 from shared.schemas import CaseSubmission
@@ -44,6 +44,7 @@ async def receive_walk_in(
     """A citizen at the window: the case number is minted at this hall."""
     _require_hall_clerk(principal)
     item = await published_item(session, submission.item_code)
+    ensure_offered_at(item, principal.org_code)
     case = IntakeCase(
         case_id=await next_case_number(session, principal.org_code, today),
         item_code=item.item_code,

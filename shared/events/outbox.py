@@ -69,7 +69,9 @@ def emit(
     return envelope
 
 
-def emit_event(session: AsyncSession, source: str, payload: Payload, *, subject: str | None = None) -> Envelope:
+def emit_event(
+    session: AsyncSession, source: str, payload: Payload, *, subject: str | None = None
+) -> Envelope:
     """Emit a typed payload: the event type is the payload's own, the subject its case number."""
     return emit(
         session,
