@@ -52,9 +52,18 @@ def create_service_app(
         if settings.auto_migrate:
             await anyio.to_thread.run_sync(migrations.upgrade, name, settings)
         engine = make_engine(name, settings)
-        link = NatsLink(settings.nats_url, settings.nats_stream, name=f"weimin-{name}")
+        link = NatsLink(
+            settings.nats_url,
+            settings.nats_stream,
+            name=f"weimin-{name}",
+            stream_max_age_days=settings.stream_max_age_days,
+        )
         relay = OutboxRelay(
-            engine, link, batch_size=settings.outbox_batch_size, poll_seconds=settings.outbox_poll_seconds
+            engine,
+            link,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+            retention_days=settings.outbox_retention_days,
         )
 
         @event.listens_for(Session, "after_commit")
@@ -86,14 +95,24 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
 
-    @app.get("/healthz", tags=["health"], summary="200 when the database and NATS answer")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="200 while the service can serve; `checks` says which dependency is down",
+        description="The database down is 503 (nothing can be served). NATS down is 200 with status "
+        "`degraded`: reads and writes go on, events wait in the outbox (`outbox.pending`). "
+        "`outbox.dead_letters` counts events parked because they can never be published.",
+    )
     async def healthz() -> JSONResponse:
         checks = {"database": await _database_ok(app), "nats": bool(app.state.nats.is_connected)}
-        status = 200 if all(checks.values()) else 503
-        return JSONResponse(
-            {"service": name, "status": "ok" if status == 200 else "degraded", "checks": checks},
-            status_code=status,
-        )
+        body: dict[str, Any] = {
+            "service": name,
+            "status": "ok" if all(checks.values()) else "degraded",
+            "checks": checks,
+        }
+        if checks["database"]:
+            body["outbox"] = await app.state.relay.backlog()
+        return JSONResponse(body, status_code=200 if checks["database"] else 503)
 
     return app
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "weimin-development-secret-change-me-0123456789"  # noqa: S105 - refused in production
@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     jwt_issuer: str = "weimin"
     token_ttl_seconds: int = 3600
 
+    # Personal data (shared/personal_data.py): the data keys that seal names, 身份证号 and phones
+    # (a file of "<key id>:<base64>" lines, newest first; or those entries inline) and the key of the
+    # lookup hash. Only agents and intake need them; they refuse to start in production without them.
+    # Outside production, unset: generated under <var_dir>/keys on first use.
+    personal_data_key_file: Path | None = None
+    personal_data_keys: SecretStr | None = None
+    lookup_hash_key_file: Path | None = None
+    lookup_hash_key: SecretStr | None = None
+
     catalogue_url: str = "http://127.0.0.1:8001"
     intake_url: str = "http://127.0.0.1:8002"
     approval_url: str = "http://127.0.0.1:8003"
@@ -50,6 +59,11 @@ class Settings(BaseSettings):
     # serialised by an advisory lock). Production may run `python -m shared.migrations` first instead.
     auto_migrate: bool = True
     outbox_batch_size: int = 500
+    # Published outbox rows are deleted after this many days (the stream keeps the history).
+    outbox_retention_days: float = 7
+    # The stream keeps events this long (long enough to rebuild supervision's read models); archive
+    # older ones to files with `python -m shared.events.archive` before they expire.
+    stream_max_age_days: float = 365
     outbox_poll_seconds: float = 0.2
 
     @model_validator(mode="after")

@@ -546,7 +546,7 @@ def wait_healthy(client: TestClient, timeout: float = 10.0) -> Any:
     """``/healthz`` once NATS is connected (the link connects in the background)."""
     deadline = time.monotonic() + timeout
     reply = client.get("/healthz")
-    while reply.status_code != 200 and time.monotonic() < deadline:
+    while reply.json().get("status") != "ok" and time.monotonic() < deadline:
         time.sleep(0.05)
         reply = client.get("/healthz")
     return reply

@@ -19,11 +19,16 @@ log = logging.getLogger("weimin.nats")
 
 STREAM_SUBJECTS = ["weimin.>"]
 DUPLICATE_WINDOW_SECONDS = 24 * 3600  # a relay that crashed between publish and mark may resend a day later
+DEFAULT_MAX_PAYLOAD = 1024 * 1024  # nats-server's default, until the server says otherwise
 
 
-async def ensure_stream(js: JetStreamContext, stream: str) -> None:
+async def ensure_stream(js: JetStreamContext, stream: str, *, max_age_days: float = 365) -> None:
+    """The one stream of the network, with a deliberate retention: events older than ``max_age_days``
+    are dropped by the server (archive them first: ``python -m shared.events.archive``). A stream made
+    with another retention is brought to this one."""
+    max_age = int(max_age_days * 24 * 3600)
     try:
-        await js.stream_info(stream)
+        info = await js.stream_info(stream)
     except NotFoundError:
         await js.add_stream(
             StreamConfig(
@@ -31,19 +36,32 @@ async def ensure_stream(js: JetStreamContext, stream: str) -> None:
                 subjects=STREAM_SUBJECTS,
                 storage=StorageType.FILE,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                max_age=max_age,
             )
         )
+        return
+    if int(info.config.max_age or 0) != max_age:
+        info.config.max_age = max_age
+        await js.update_stream(info.config)
 
 
 class NatsLink:
-    def __init__(self, url: str, stream: str, name: str) -> None:
+    def __init__(self, url: str, stream: str, name: str, *, stream_max_age_days: float = 365) -> None:
         self.url = url
         self.stream = stream
         self.name = name
+        self.stream_max_age_days = stream_max_age_days
         self._client: Client | None = None
         self._js: JetStreamContext | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def max_payload(self) -> int:
+        """The largest message the server takes (its INFO), so the relay can park what never fits."""
+        if self._client is not None and self._client.max_payload:
+            return int(self._client.max_payload)
+        return DEFAULT_MAX_PAYLOAD
 
     @property
     def is_connected(self) -> bool:
@@ -65,7 +83,7 @@ class NatsLink:
                     connect_timeout=2,
                 )
                 js = client.jetstream()
-                await ensure_stream(js, self.stream)
+                await ensure_stream(js, self.stream, max_age_days=self.stream_max_age_days)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means "not yet"; we retry

@@ -37,8 +37,23 @@ class InboxEvent(SQLModel, table=True):
     applied_at: datetime = Field(default_factory=utcnow)
 
 
-# Every service keeps both in its own database (its first migration creates them).
-OUTBOX_TABLES = [OutboxEvent, InboxEvent]
+class DeadLetter(SQLModel, table=True):
+    """An event the relay can never publish (e.g. larger than the server's max payload), parked with
+    the reason so that the relay carries on and an operator can see, fix and replay it."""
+
+    __tablename__ = "outbox_dead_letter"
+
+    seq: int = Field(primary_key=True)
+    event_id: str = Field(unique=True, max_length=64)
+    nats_subject: str = Field(max_length=200)
+    envelope: str
+    created_at: datetime
+    reason: str = Field(max_length=500)
+    parked_at: datetime = Field(default_factory=utcnow)
+
+
+# Every service keeps these in its own database (its migrations create them).
+OUTBOX_TABLES = [OutboxEvent, InboxEvent, DeadLetter]
 
 
 def emit(

@@ -2,39 +2,68 @@
 
 ``Nats-Msg-Id`` is the event id, so a batch republished after a crash (published, not yet marked)
 is dropped by JetStream's duplicate window: each event is stored in the stream once.
+
+An event that can never be published (larger than the server's max payload) is parked in the
+``outbox_dead_letter`` table with the reason, logged once, and counted; the relay carries on with the
+rest. Published rows are purged after ``outbox_retention_days``: the stream keeps the history, and
+the outbox keeps no personal data longer than it must.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from nats.errors import MaxPayloadError
+from sqlalchemy import delete, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
 from shared.clock import utcnow
 from shared.db import session_scope
 from shared.events.nats_link import NatsLink
-from shared.events.outbox import OutboxEvent
+from shared.events.outbox import DeadLetter, OutboxEvent
 
 log = logging.getLogger("weimin.relay")
 
 MAX_IN_FLIGHT = 128
+HEADER_ALLOWANCE = 256  # the Nats-Msg-Id header and protocol framing, beside the body
+PURGE_EVERY_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class _Row:
+    seq: int
+    event_id: str
+    subject: str
+    body: str
+    created_at: datetime
 
 
 class OutboxRelay:
     def __init__(
-        self, engine: AsyncEngine, link: NatsLink, *, batch_size: int = 500, poll_seconds: float = 0.2
+        self,
+        engine: AsyncEngine,
+        link: NatsLink,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.2,
+        retention_days: float = 7,
     ):
         self.engine = engine
         self.link = link
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.retention = timedelta(days=retention_days)
+        self.parked_total = 0  # dead letters this process parked (also counted in the table)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        self._last_purge = 0.0
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -53,7 +82,7 @@ class OutboxRelay:
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
 
-    async def _pending(self) -> list[tuple[int, str, str, str]]:
+    async def _pending(self) -> list[_Row]:
         async with session_scope(self.engine) as session:
             rows = (
                 await session.exec(
@@ -63,7 +92,7 @@ class OutboxRelay:
                     .limit(self.batch_size)
                 )
             ).all()
-            return [(r.seq or 0, r.event_id, r.nats_subject, r.envelope) for r in rows]
+            return [_Row(r.seq or 0, r.event_id, r.nats_subject, r.envelope, r.created_at) for r in rows]
 
     async def _mark_published(self, seqs: list[int]) -> None:
         async with session_scope(self.engine) as session:
@@ -71,30 +100,104 @@ class OutboxRelay:
                 update(OutboxEvent).where(col(OutboxEvent.seq).in_(seqs)).values(published_at=utcnow())
             )
 
+    async def _park(self, parked: list[tuple[_Row, str]]) -> None:
+        """Move events that can never be published to the dead-letter table, in one transaction."""
+        async with session_scope(self.engine) as session:
+            for row, reason in parked:
+                session.add(
+                    DeadLetter(
+                        seq=row.seq,
+                        event_id=row.event_id,
+                        nats_subject=row.subject,
+                        envelope=row.body,
+                        created_at=row.created_at,
+                        reason=reason[:500],
+                    )
+                )
+            await session.exec(  # type: ignore[call-overload]
+                delete(OutboxEvent).where(col(OutboxEvent.seq).in_([row.seq for row, _ in parked]))
+            )
+        for row, reason in parked:
+            # One line, no payload: the envelope may hold personal data.
+            log.error("parked event %s on %s in the dead-letter table: %s", row.event_id, row.subject, reason)
+        self.parked_total += len(parked)
+
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many were published (and marked)."""
+        """Publish one batch; returns how many were published or parked (and so left the outbox)."""
         js = await self.link.jetstream()
         rows = await self._pending()
         if not rows:
             return 0
+        limit = self.link.max_payload - HEADER_ALLOWANCE
+        parked = [
+            (r, f"{len(r.body.encode())} bytes exceed the server's max payload of {limit}")
+            for r in rows
+            if len(r.body.encode()) > limit
+        ]
+        sendable = [r for r in rows if len(r.body.encode()) <= limit]
         gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-        async def publish(row: tuple[int, str, str, str]) -> Any:
-            _, event_id, subject, body = row
+        async def publish(row: _Row) -> Any:
             async with gate:
-                return await js.publish(subject, body.encode(), headers={"Nats-Msg-Id": event_id}, timeout=5)
+                return await js.publish(
+                    row.subject, row.body.encode(), headers={"Nats-Msg-Id": row.event_id}, timeout=5
+                )
 
-        results = await asyncio.gather(*(publish(r) for r in rows), return_exceptions=True)
+        results = await asyncio.gather(*(publish(r) for r in sendable), return_exceptions=True)
         done = [
-            row[0] for row, result in zip(rows, results, strict=True) if not isinstance(result, BaseException)
+            row.seq
+            for row, result in zip(sendable, results, strict=True)
+            if not isinstance(result, BaseException)
         ]
+        refused = [
+            (row, f"the server refused it: {result!r}")
+            for row, result in zip(sendable, results, strict=True)
+            if isinstance(result, MaxPayloadError)
+        ]
+        parked += refused
         if done:
             await self._mark_published(done)
-        failed = len(rows) - len(done)
+        if parked:
+            await self._park(parked)
+        failed = len(sendable) - len(done) - len(refused)
         if failed:
-            first = next(r for r in results if isinstance(r, BaseException))
+            first = next(
+                r for r in results if isinstance(r, BaseException) and not isinstance(r, MaxPayloadError)
+            )
             log.warning("%d of %d events not published yet (%r); will retry", failed, len(rows), first)
-        return len(done)
+        return len(done) + len(parked)
+
+    async def purge_published(self, *, now: datetime | None = None) -> int:
+        """Delete published rows older than the retention; returns how many went."""
+        cutoff = (now or utcnow()) - self.retention
+        async with session_scope(self.engine) as session:
+            result = await session.exec(  # type: ignore[call-overload]
+                delete(OutboxEvent).where(
+                    col(OutboxEvent.published_at).is_not(None), col(OutboxEvent.published_at) < cutoff
+                )
+            )
+            return int(result.rowcount or 0)
+
+    async def backlog(self) -> dict[str, int]:
+        """What health and metrics show: events waiting to be published, and dead letters."""
+        async with session_scope(self.engine) as session:
+            pending = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(OutboxEvent)
+                    .where(col(OutboxEvent.published_at).is_(None))
+                )
+            ).one()
+            dead = (await session.exec(select(func.count()).select_from(DeadLetter))).one()
+        return {"pending": int(pending), "dead_letters": int(dead)}
+
+    async def _purge_now_and_then(self) -> None:
+        if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
+            return
+        self._last_purge = time.monotonic()
+        purged = await self.purge_published()
+        if purged:
+            log.info("purged %d published outbox rows older than %s", purged, self.retention)
 
     async def run(self) -> None:
         while True:
@@ -102,6 +205,7 @@ class OutboxRelay:
                 published = await self.publish_pending()
                 if published == self.batch_size:
                     continue
+                await self._purge_now_and_then()
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)

@@ -104,5 +104,11 @@ def test_queue_and_decision_over_http(client: TestClient) -> None:
 def test_healthz_is_200_with_nats_up(client: TestClient) -> None:
     reply = wait_healthy(client)
     assert reply.status_code == 200, reply.text
-    assert reply.json() == {"service": "approval", "status": "ok", "checks": {"database": True, "nats": True}}
+    body = reply.json()
+    assert body["outbox"] == {"pending": body["outbox"]["pending"], "dead_letters": 0}
+    assert {k: v for k, v in body.items() if k != "outbox"} == {
+        "service": "approval",
+        "status": "ok",
+        "checks": {"database": True, "nats": True},
+    }
     assert reply.headers["x-request-id"]

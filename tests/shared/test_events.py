@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import nats
@@ -15,14 +18,27 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.catalogue import service as catalogue
 from services.catalogue.schemas import ItemUpsert, MaterialSpec
 from shared import migrations
+from shared.clock import utcnow
 from shared.db import make_engine, session_scope
-from shared.events import Envelope, OutboxEvent, emit
+from shared.events import Envelope, OutboxEvent, emit, nats_link
+from shared.events.archive import archive_stream, read_archive
 from shared.events.consumer import EventConsumer, Subscription
-from shared.events.nats_link import NatsLink
+from shared.events.nats_link import NatsLink, ensure_stream
+from shared.events.outbox import DeadLetter
 from shared.events.relay import OutboxRelay
 from tests.support import NatsServer, create_test_tables, settings_for
 
 STREAM = "WEIMIN"
+
+
+@contextmanager
+def _stream_subjects(subjects: list[str]) -> Iterator[None]:
+    saved = nats_link.STREAM_SUBJECTS
+    nats_link.STREAM_SUBJECTS = subjects
+    try:
+        yield
+    finally:
+        nats_link.STREAM_SUBJECTS = saved
 
 
 def _engine(directory: Path):  # type: ignore[no-untyped-def]
@@ -181,3 +197,102 @@ async def test_emit_writes_the_event_in_the_callers_transaction(tmp_path: Path) 
         pass
     assert await _unpublished(engine) == 0, "a rolled-back change leaves no event behind"
     await engine.dispose()
+
+
+async def test_an_event_that_never_fits_is_parked_and_the_relay_carries_on(
+    tmp_path: Path, nats_url: str
+) -> None:
+    """A 1.1 MB event is larger than the server's max payload: today it was retried forever (a warning
+    every 0.2 s) and the timeline never showed it. It is parked with the reason; the next one goes out."""
+    engine = _engine(tmp_path / "parked")
+    source = f"test{uuid.uuid4().hex[:8]}"
+    async with session_scope(engine) as session:
+        emit(session, source=source, type="case.delivered", subject="huge", data={"method": "x" * 1_100_000})
+        emit(session, source=source, type="case.delivered", subject="small", data={"method": "agent"})
+    link = NatsLink(nats_url, STREAM, name="test-parking")
+    link.start()
+    relay = OutboxRelay(engine, link)
+    try:
+        await link.jetstream()
+        assert await relay.publish_pending() == 2, "both left the outbox: one published, one parked"
+        assert await relay.publish_pending() == 0, "nothing is retried"
+        assert relay.parked_total == 1
+        assert await relay.backlog() == {"pending": 0, "dead_letters": 1}
+    finally:
+        await relay.stop()
+        await link.close()
+    async with AsyncSession(engine) as session:
+        [parked] = (await session.exec(select(DeadLetter))).all()
+    assert json.loads(parked.envelope)["subject"] == "huge" and "max payload" in parked.reason
+    stored = await _stream_messages(nats_url, f"weimin.{source}.case.delivered")
+    assert [event["subject"] for _, event in stored] == ["small"]
+    await engine.dispose()
+
+
+async def test_published_outbox_rows_are_purged_after_the_retention_and_unpublished_ones_never(
+    tmp_path: Path, nats_url: str
+) -> None:
+    engine = _engine(tmp_path / "purge")
+    source = f"test{uuid.uuid4().hex[:8]}"
+    async with session_scope(engine) as session:
+        emit(session, source=source, type="case.received", subject="sent", data={})
+    link = NatsLink(nats_url, STREAM, name="test-purge")
+    link.start()
+    relay = OutboxRelay(engine, link, retention_days=7)
+    try:
+        await link.jetstream()
+        await relay.publish_pending()
+        async with session_scope(engine) as session:
+            emit(session, source=source, type="case.received", subject="waiting", data={})
+        assert await relay.purge_published() == 0, "a fresh published row stays for the retention"
+        assert await relay.purge_published(now=utcnow() + timedelta(days=8)) == 1
+    finally:
+        await relay.stop()
+        await link.close()
+    async with AsyncSession(engine) as session:
+        left = [row.envelope for row in (await session.exec(select(OutboxEvent))).all()]
+    assert [json.loads(e)["subject"] for e in left] == ["waiting"]
+    await engine.dispose()
+
+
+async def test_the_stream_keeps_events_for_a_deliberate_retention(nats_url: str) -> None:
+    stream = f"RETAIN{uuid.uuid4().hex[:6].upper()}"
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        # ensure_stream owns the stream's subjects; give this one subjects of its own.
+        with _stream_subjects([f"retain.{stream}.>"]):
+            await ensure_stream(js, stream, max_age_days=365)
+            assert (await js.stream_info(stream)).config.max_age == 365 * 24 * 3600
+            await ensure_stream(js, stream, max_age_days=30)  # a changed setting is applied
+            assert (await js.stream_info(stream)).config.max_age == 30 * 24 * 3600
+        await js.delete_stream(stream)
+    finally:
+        await client.close()
+
+
+async def test_archiving_writes_each_event_once_in_order(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats").start()
+    try:
+        link = NatsLink(server.url, STREAM, name="test-archive")
+        link.start()
+        js = await link.jetstream()
+        for n in range(3):
+            envelope = Envelope(source="intake", type="case.received", subject=f"C-{n}")
+            await js.publish(envelope.nats_subject, envelope.model_dump_json().encode())
+        first = await archive_stream(server.url, STREAM, tmp_path / "archive")
+        assert (first.written, first.first_seq, first.last_seq) == (3, 1, 3)
+        again = await archive_stream(server.url, STREAM, tmp_path / "archive")
+        assert again.written == 0, "a second run writes nothing twice"
+        later = Envelope(source="intake", type="case.accepted", subject="C-3")
+        await js.publish(later.nats_subject, later.model_dump_json().encode())
+        third = await archive_stream(server.url, STREAM, tmp_path / "archive")
+        assert (third.written, third.first_seq) == (1, 4)
+        await link.close()
+    finally:
+        server.stop()
+    archived = [
+        row for path in sorted((tmp_path / "archive").glob("*.jsonl.gz")) for row in read_archive(path)
+    ]
+    assert [row["event"]["subject"] for row in archived] == ["C-0", "C-1", "C-2", "C-3"]
+    assert [row["seq"] for row in archived] == [1, 2, 3, 4]
