@@ -19,7 +19,7 @@ import sys
 import time
 import tomllib
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -41,6 +41,16 @@ class Child:
     name: str
     process: subprocess.Popen
     log_path: Path
+    command: list[str] = field(default_factory=list)
+    started_at: float = field(default_factory=time.monotonic)
+    restarts: int = 0  # in a row: reset once the child has stayed up for STABLE_SECONDS
+    restart_at: float | None = None
+
+
+# A crashed child is restarted after 0.5 s, 1 s, 2 s ... up to 30 s while it keeps crashing; a child
+# that has run this long counts as healthy again and its next crash starts the backoff afresh.
+STABLE_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 30.0
 
 
 def nats_server_binary() -> str:
@@ -107,13 +117,40 @@ class Network:
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _spawn(self, name: str, command: list[str]) -> None:
-        log_path = self.var_dir / "logs" / f"{name}.log"
+    def _popen(self, log_path: Path, command: list[str]) -> subprocess.Popen:
         log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, env=self.environment(), start_new_session=True
         )
-        self.children.append(Child(name, process, log_path))
+
+    def _spawn(self, name: str, command: list[str]) -> None:
+        log_path = self.var_dir / "logs" / f"{name}.log"
+        self.children.append(Child(name, self._popen(log_path, command), log_path, command))
+
+    def supervise(self, now: float | None = None) -> list[str]:
+        """Restart crashed children with a growing backoff; returns what it said (also printed)."""
+        now = time.monotonic() if now is None else now
+        said: list[str] = []
+        for child in self.children:
+            if child.process.poll() is None:
+                if child.restarts and now - child.started_at >= STABLE_SECONDS:
+                    child.restarts = 0
+                continue
+            if child.restart_at is None:
+                delay = min(0.5 * 2**child.restarts, MAX_BACKOFF_SECONDS)
+                child.restart_at = now + delay
+                said.append(
+                    f"{child.name} exited with code {child.process.returncode}; restarting it in "
+                    f"{delay:g} s (restart {child.restarts + 1}; log: {child.log_path})"
+                )
+            elif now >= child.restart_at:
+                child.process = self._popen(child.log_path, child.command)
+                child.started_at, child.restart_at = now, None
+                child.restarts += 1
+                said.append(f"{child.name} restarted (pid {child.process.pid})")
+        for line in said:
+            print(line, flush=True)
+        return said
 
     def start(self) -> None:
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -285,11 +322,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         print(banner(network), flush=True)
         while True:
-            for child in network.children:
-                if child.process.poll() is not None:
-                    print(f"{child.name} exited with code {child.process.returncode}; stopping.", flush=True)
-                    return 1
-            time.sleep(0.5)
+            network.supervise()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         print("\nStopping Weimin ...", flush=True)
         return 0
