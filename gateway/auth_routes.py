@@ -12,15 +12,19 @@ from typing import Annotated
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import JSONResponse
 
-from gateway import accounts
-from gateway.schemas import MeRead, TokenRead, TokenRequest
+from gateway import accounts, keys
+from gateway.schemas import JwksRead, MeRead, TokenRead, TokenRequest
+from gateway.throttle import LoginThrottle
 from shared.auth import CurrentPrincipal, Principal, issue_token
 from shared.db import SessionDep
 from shared.errors import WeiminError, problem_responses
 from shared.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
+# Served at the root, where OpenID Connect and most JWT libraries look for it.
+well_known = APIRouter(tags=["auth"])
 
 
 class InvalidTokenRequest(WeiminError):
@@ -35,9 +39,37 @@ OAuth2 token endpoint (RFC 6749), `application/x-www-form-urlencoded`.
 * `grant_type=client_credentials` with `client_id` and `client_secret`, in the form or as HTTP Basic
   authentication: other government systems.
 
-The answer is a signed JWT carrying `sub`, `roles`, `org_code` and the expiry. Send it as
+The answer is a JWT signed with EdDSA (Ed25519), carrying `sub`, `roles`, `org_code` and the
+expiry; its header's `kid` names the key in `/.well-known/jwks.json`. Send it as
 `Authorization: Bearer <access_token>` on every call that is not public.
+
+Failed attempts are throttled per account (username or client id) and per client address, with
+lock-outs that grow as failures pile up: while locked, every attempt, even with the right secret, is
+a 429 problem with `Retry-After` (seconds). A success clears the account's failures.
 """
+
+TOKEN_RESPONSES = problem_responses(400, 401, 413, 429)
+TOKEN_RESPONSES[413]["description"] = "The form is larger than the gateway accepts"
+TOKEN_RESPONSES[429]["description"] = (
+    "Too many failed attempts for this account or address: locked for a while"
+)
+TOKEN_RESPONSES[429]["headers"] = {
+    "Retry-After": {
+        "description": "seconds until the next attempt may succeed",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _throttle(request: Request) -> LoginThrottle:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    return throttle
+
+
+def _address(request: Request) -> str:
+    # The peer, or the client a trusted proxy names (uvicorn's --forwarded-allow-ips): never a bare
+    # X-Forwarded-For, which a guesser could vary at will.
+    return request.client.host if request.client else "unknown"
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -55,10 +87,13 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-async def _password_grant(form: TokenRequest, session: SessionDep) -> Principal:
+async def _password_grant(form: TokenRequest, request: Request, session: SessionDep) -> Principal:
     if not form.username or form.password is None:
         raise InvalidTokenRequest("The password grant needs username and password", error="invalid_request")
-    user = await accounts.authenticate_user(session, username=form.username, password=form.password)
+    async with _throttle(request).attempt(
+        f"user:{form.username}", _address(request), failures=(accounts.InvalidCredentials,)
+    ):
+        user = await accounts.authenticate_user(session, username=form.username, password=form.password)
     return accounts.user_principal(user)
 
 
@@ -73,7 +108,10 @@ async def _client_credentials_grant(form: TokenRequest, request: Request, sessio
         raise InvalidTokenRequest(
             "The client_credentials grant needs client_id and client_secret", error="invalid_request"
         )
-    client = await accounts.authenticate_client(session, client_id=client_id, client_secret=secret)
+    async with _throttle(request).attempt(
+        f"client:{client_id}", _address(request), failures=(accounts.InvalidCredentials,)
+    ):
+        client = await accounts.authenticate_client(session, client_id=client_id, client_secret=secret)
     return accounts.client_principal(client)
 
 
@@ -82,14 +120,14 @@ async def _client_credentials_grant(form: TokenRequest, request: Request, sessio
     summary="Exchange credentials for an access token",
     description=TOKEN_DESCRIPTION,
     response_model=TokenRead,
-    responses=problem_responses(400, 401),
+    responses=TOKEN_RESPONSES,
 )
 async def token(
     form: Annotated[TokenRequest, Form()], request: Request, response: Response, session: SessionDep
 ) -> TokenRead:
     # argon2 is deliberately slow: ``accounts`` runs it in worker threads, never on the event loop.
     if form.grant_type == "password":
-        principal = await _password_grant(form, session)
+        principal = await _password_grant(form, request, session)
     elif form.grant_type == "client_credentials":
         principal = await _client_credentials_grant(form, request, session)
     elif not form.grant_type:
@@ -115,3 +153,15 @@ async def token(
 )
 async def me(principal: CurrentPrincipal) -> MeRead:
     return MeRead(username=principal.username, roles=list(principal.roles), org_code=principal.org_code)
+
+
+@well_known.get(
+    "/.well-known/jwks.json",
+    summary="The public keys that verify tokens (JWKS)",
+    description="Public, no token. The key signing new tokens comes first; after a rotation the previous "
+    "key stays until its tokens have expired. Services verify tokens with these keys alone.",
+    response_model=JwksRead,
+)
+async def jwks(request: Request) -> JSONResponse:
+    published = keys.read_jwks(request.app.state.settings.public_keys_path)
+    return JSONResponse({"keys": published}, headers={"Cache-Control": "public, max-age=60"})

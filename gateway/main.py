@@ -1,7 +1,9 @@
 """The gateway app: the one public entry of the network. Run it as ``uvicorn gateway.main:app``.
 
-It answers tokens, ``/me``, ``/healthz`` and the merged OpenAPI itself and forwards every other
-``/api/v1/...`` call to the service that owns it (``gateway.proxy``).
+It answers tokens, ``/me``, ``/healthz``, its public keys (``/.well-known/jwks.json``) and the
+merged OpenAPI itself and forwards every other ``/api/v1/...`` call to the service that owns it
+(``gateway.proxy``). At start it makes sure its token signing key exists (``gateway.keys``: made on
+first start outside production; production refuses to start without one).
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
-from gateway import auth_routes, health, openapi
+from gateway import auth_routes, health, keys, openapi
+from gateway.body_limits import gateway_body_limit
 from gateway.proxy import Forwarder
+from gateway.throttle import LoginThrottle, TooManyAttempts
 from shared import migrations
 from shared.db import make_engine
-from shared.errors import install_error_handlers
-from shared.middleware import RequestIdMiddleware
+from shared.errors import install_error_handlers, problem
+from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from shared.service_app import configure_logging
 from shared.settings import get_settings
 
@@ -34,19 +39,24 @@ def create_app() -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = get_settings()
+        # Before anything else: a production gateway without its key must not start at all.
+        await anyio.to_thread.run_sync(keys.ensure_keys, settings)
         if settings.auto_migrate:
             # Alembic is synchronous: it runs in a worker thread, the loop stays free.
             await anyio.to_thread.run_sync(migrations.upgrade, "gateway", settings)
         engine = make_engine("gateway", settings)
+        throttle = LoginThrottle(settings)
         try:
             await forwarder.open(settings)
             app.state.settings, app.state.engine, app.state.forwarder = settings, engine, forwarder
+            app.state.login_throttle = throttle
             app.state.openapi = openapi.MergedOpenAPI(openapi.gateway_document(app))
             try:
                 yield
             finally:
                 await forwarder.aclose()
         finally:
+            await throttle.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -59,8 +69,18 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+
+    @app.exception_handler(TooManyAttempts)
+    async def _too_many_attempts(request: Request, exc: TooManyAttempts) -> JSONResponse:
+        response = problem(exc.status, exc.title, exc.detail, exc.slug, request, **exc.extra)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    # Bodies are checked per route before anything reads them; the request id wraps even that 413.
+    app.add_middleware(BodyLimitMiddleware, limit_for=gateway_body_limit(get_settings()))
     app.add_middleware(RequestIdMiddleware)
     app.include_router(auth_routes.router)
+    app.include_router(auth_routes.well_known)
     app.include_router(health.router)
     app.include_router(openapi.router)
     app.mount("/docs/assets", StaticFiles(directory=openapi.SWAGGER_ASSETS), name="docs-assets")

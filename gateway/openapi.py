@@ -21,7 +21,9 @@ from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redi
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from gateway.body_limits import limit_for_route
 from gateway.proxy import PUBLIC_READ_SEGMENTS, READ_METHODS
+from shared.errors import PROBLEM_JSON, PROBLEM_SCHEMA
 from shared.settings import SERVICE_NAMES, Settings
 
 log = logging.getLogger("weimin.gateway.openapi")
@@ -62,7 +64,7 @@ def gateway_document(app: FastAPI) -> Json:
             for operation in _operations(item):
                 operation["security"] = []
     doc["tags"] = [
-        {"name": "auth", "description": "Tokens and the caller's identity"},
+        {"name": "auth", "description": "Tokens, the keys that verify them, and the caller's identity"},
         {"name": "health", "description": "Whether the whole network answers"},
     ]
     return doc
@@ -174,6 +176,27 @@ def merge_openapi(own: Json, services: dict[str, Json]) -> Json:
     return merged
 
 
+def document_body_limits(doc: Json, settings: Settings) -> Json:
+    """Every operation that takes a body also answers 413 past the gateway's limit for its route."""
+    for path, item in doc.get("paths", {}).items():
+        for method, operation in item.items():
+            if (
+                method not in HTTP_METHODS
+                or not isinstance(operation, dict)
+                or "requestBody" not in operation
+            ):
+                continue
+            limit = limit_for_route(settings, method, path)
+            operation.setdefault("responses", {}).setdefault(
+                "413",
+                {
+                    "description": f"The body is larger than {limit} bytes (refused before it is read)",
+                    "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+                },
+            )
+    return doc
+
+
 async def _fetch(client: httpx.AsyncClient, base_url: str) -> Json | None:
     try:
         response = await client.get(f"{base_url}/openapi.json", timeout=FETCH_TIMEOUT)
@@ -200,7 +223,7 @@ class MergedOpenAPI:
             *(_fetch(client, settings.service_url(name)) for name in SERVICE_NAMES)
         )
         answered = {name: doc for name, doc in zip(SERVICE_NAMES, fetched, strict=True) if doc is not None}
-        merged = merge_openapi(self.own, answered)
+        merged = document_body_limits(merge_openapi(self.own, answered), settings)
         missing = [name for name in SERVICE_NAMES if name not in answered]
         if missing:
             merged[MISSING_KEY] = missing

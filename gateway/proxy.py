@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from gateway.lanes import Lane
-from shared.auth import bearer_token, decode_token
+from shared.auth import JwksFile, bearer_token, decode_token
 from shared.errors import Unauthorized, problem
 from shared.settings import SERVICE_NAMES, Settings
 
@@ -147,6 +147,8 @@ class Forwarder:
         self.upstreams: dict[str, Upstream] = {}
         self._routes: dict[str, Upstream] = {}
         self._verified: dict[str, float] = {}  # token -> its expiry, once its signature checked out
+        self.keys: JwksFile | None = None  # the gateway's own JWKS file (never a URL: it is the source)
+        self._keys_version: object = None
 
     async def open(self, settings: Settings) -> None:
         self.settings = settings
@@ -159,6 +161,8 @@ class Forwarder:
         }
         self._routes = {segment: self.upstreams[service] for segment, service in ROUTES.items()}
         self._verified.clear()
+        self.keys = JwksFile(settings.public_keys_path)
+        self._keys_version = self.keys.version()
 
     async def aclose(self) -> None:
         if self.client is not None:
@@ -194,15 +198,20 @@ class Forwarder:
         token = bearer_token(Request(scope))
         if token is None:
             return Unauthorized("A bearer token is required")
+        assert self.settings is not None and self.keys is not None
+        version = self.keys.version()  # one stat(): a retired key stops verifying at once
+        if version != self._keys_version:
+            self._verified.clear()
+            self._keys_version = version
         expiry = self._verified.get(token)
         if expiry is not None and expiry > time.time():
             return None
-        assert self.settings is not None
         try:
-            decode_token(token, self.settings)
+            decode_token(token, self.settings, keys=self.keys)
         except Unauthorized as exc:
             return exc
-        # Remember verified tokens until they expire: HMAC + JSON on every call is work done once here.
+        # Remember verified tokens until they expire (or the keys change): an Ed25519 check and JSON
+        # on every call is work done once here.
         if len(self._verified) >= _VERIFIED_TOKENS_MAX:
             self._verified.clear()
         self._verified[token] = float(jwt.decode(token, options={"verify_signature": False})["exp"])

@@ -28,3 +28,20 @@ class MeRead(BaseModel):
     username: str
     roles: list[str]
     org_code: str = Field(description="12-digit division code of the caller's unit; their jurisdiction")
+
+
+class JwkRead(BaseModel):
+    """One public key (RFC 8037 OKP JWK); ``kid`` is its RFC 7638 thumbprint, named in tokens' headers."""
+
+    kty: Literal["OKP"]
+    crv: Literal["Ed25519"]
+    x: str = Field(description="the public key, base64url")
+    kid: str
+    use: Literal["sig"] = "sig"
+    alg: Literal["EdDSA"] = "EdDSA"
+
+
+class JwksRead(BaseModel):
+    """The keys that verify Weimin tokens: the signing key first, then any kept for a rotation's overlap."""
+
+    keys: list[JwkRead]

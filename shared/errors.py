@@ -125,9 +125,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http-error"
-        )
+        slug = {
+            400: "malformed-body",  # FastAPI: "There was an error parsing the body" (not JSON, not UTF-8)
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthorized",
+        }.get(exc.status_code, "http-error")
         return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, request)
 
     from shared.idempotency import Replayed
@@ -136,4 +139,31 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _replayed(_request: Request, exc: Replayed) -> JSONResponse:
         return exc.response
 
+    from sqlalchemy.exc import IntegrityError
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # The safety net of a race: a unique key another request took a moment earlier (at a flush or
+        # at the commit) is that request's win, a 409 for this one, never a 500. Acts on cases are
+        # guarded updates (shared/transitions.py) and should not get here. Any other integrity error is
+        # a bug and stays a 500. The message is never echoed: its parameters may be personal data.
+        if not is_unique_violation(exc):
+            raise exc
+        return problem(
+            409,
+            Conflict.title,
+            "Another request wrote the same thing at the same moment; read it again before retrying",
+            "concurrent-write",
+            request,
+        )
+
     # Anything unexpected becomes a problem+json 500 in RequestIdMiddleware, which wraps the whole app.
+
+
+def is_unique_violation(exc: Exception) -> bool:
+    """A duplicate key (PostgreSQL SQLSTATE 23505, SQLite's UNIQUE / PRIMARY KEY constraint)."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23505":
+        return True
+    text = str(orig or "")
+    return text.startswith("UNIQUE constraint failed") or "PRIMARY KEY must be unique" in text

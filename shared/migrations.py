@@ -65,11 +65,13 @@ def sync_engine(service: str, settings: Settings) -> Engine:
     return engine
 
 
-def alembic_config(service: str, engine: Engine) -> Config:
+def alembic_config(service: str, engine: Engine, settings: Settings | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location(service)))
     config.attributes["service"] = service
     config.attributes["engine"] = engine
+    # Data migrations (e.g. sealing personal data) find their keys from the settings being migrated.
+    config.attributes["settings"] = settings
     return config
 
 
@@ -92,9 +94,10 @@ def _context_opts(service: str, engine: Engine) -> dict[str, object]:
 
 def upgrade(service: str, settings: Settings | None = None, revision: str = "head") -> None:
     """Bring a service's database to ``revision`` (head by default)."""
-    engine = sync_engine(service, settings or get_settings())
+    settings = settings or get_settings()
+    engine = sync_engine(service, settings)
     try:
-        config = alembic_config(service, engine)
+        config = alembic_config(service, engine, settings)
         _adopt_unversioned(service, engine, config)
         command.upgrade(config, revision)
     finally:

@@ -11,6 +11,8 @@ from shared.case_status import CaseStatus
 from shared.errors import InvalidInput
 from shared.pagination import Cursor, Limit
 
+CASE_NUMBER_LENGTH = len("371424100201-20261121-000001-5")
+
 
 def _case_id(
     case_id: Annotated[
@@ -18,6 +20,8 @@ def _case_id(
         Path(
             description="办件编号: `{org_code}-{YYYYMMDD}-{seq}-{check}`",
             examples=["371424100201-20261121-000001-5"],
+            # Documented, and enforced below by parse_case_number (a 422 malformed-case-number).
+            json_schema_extra={"pattern": CASE_NUMBER_PATTERN, "maxLength": CASE_NUMBER_LENGTH},
         ),
     ],
 ) -> str:

@@ -14,6 +14,12 @@ from shared.identity_numbers import (
 )
 from shared.text import PersonName, PhoneNumber, ShortText
 
+# An item code as the catalogue writes it (its path parameter); a case names one.
+ITEM_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Materials of one submission, of one acceptance, or of one item: more is no real case (an item lists
+# a dozen or two), and every one of them travels in the case's events.
+MAX_MATERIALS = 100
+
 
 class Applicant(BaseModel):
     name: PersonName = Field(description="申请人姓名 (no control or invisible characters)")
@@ -71,6 +77,6 @@ class MaterialIn(BaseModel):
 class CaseSubmission(BaseModel):
     """The spine's body for collecting a case at a village or receiving one at a window."""
 
-    item_code: str = Field(min_length=1, max_length=64)
+    item_code: str = Field(min_length=1, max_length=64, pattern=ITEM_CODE_PATTERN)
     applicant: Applicant
-    materials: list[MaterialIn] = Field(default_factory=list, max_length=100)
+    materials: list[MaterialIn] = Field(default_factory=list, max_length=MAX_MATERIALS)

@@ -23,12 +23,17 @@ from shared.errors import install_error_handlers
 from shared.events.consumer import EventConsumer, Subscription
 from shared.events.nats_link import NatsLink
 from shared.events.relay import OutboxRelay
-from shared.middleware import RequestIdMiddleware
+from shared.middleware import BodyLimitMiddleware, RequestIdMiddleware, service_body_limit
+from shared.openapi import complete_responses
+from shared.personal_data import install_log_masking
 from shared.settings import get_settings
 
 
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A safety net behind never logging personal data: any 身份证号 or mobile number that still reaches
+    # a log record (an exception's text, a library's message) is masked, whichever handler writes it.
+    install_log_masking()
     logging.getLogger("nats").setLevel(logging.CRITICAL)
     # One line per outbound call (the gateway forwards and health-checks constantly) is noise and cost.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -91,6 +96,8 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    # A caller that reaches the service directly meets a body limit too (the gateway's is stricter).
+    app.add_middleware(BodyLimitMiddleware, limit_for=service_body_limit(settings))
     app.add_middleware(RequestIdMiddleware)
     for router in routers:
         app.include_router(router)
@@ -114,6 +121,7 @@ def create_service_app(
             body["outbox"] = await app.state.relay.backlog()
         return JSONResponse(body, status_code=200 if checks["database"] else 503)
 
+    complete_responses(app)
     return app
 
 

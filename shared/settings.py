@@ -13,8 +13,6 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "weimin-development-secret-change-me-0123456789"  # noqa: S105 - refused in production
-
 SERVICE_NAMES = ("catalogue", "intake", "approval", "agents", "supervision")
 
 
@@ -29,9 +27,31 @@ class Settings(BaseSettings):
     nats_url: str = "nats://127.0.0.1:14222"
     nats_stream: str = "WEIMIN"
 
-    jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "weimin"
     token_ttl_seconds: int = 3600
+    # Tokens are EdDSA (Ed25519) JWTs. Only the gateway holds the private key (PEM, mode 0600); it
+    # publishes the public keys as a JWKS file beside the key and at /.well-known/jwks.json. Outside
+    # production, unset paths mean <var_dir>/keys/, and the gateway generates the key on first start.
+    token_signing_key_file: Path | None = None
+    # Where a service reads the public keys: a JWKS file (default: beside the signing key, i.e.
+    # <var_dir>/keys/jwks.json), or, when jwks_url is set, the gateway's JWKS URL (fetched, cached).
+    token_public_keys_file: Path | None = None
+    jwks_url: str = ""
+    jwks_cache_seconds: float = 300.0
+
+    # Login throttling at the gateway (the `limits` package, moving windows). Failed attempts per
+    # account and per client address; each rule is "N/period", ';' between tiers (a growing lock-out).
+    # "memory://" keeps the counters in the gateway process; "redis://host:6379" shares them.
+    login_throttle_storage_url: str = "memory://"
+    login_throttle_per_account: str = "5/minute;10/15 minutes;20/hour"
+    login_throttle_per_address: str = "20/minute;100/hour"
+
+    # Request bodies, in bytes: the gateway refuses larger ones per route with 413 before reading
+    # them (JSON by default; catalogue documents; uploads); every service refuses bodies over the
+    # document limit (the upload limit for multipart) itself.
+    max_body_bytes: int = 64 * 1024
+    max_document_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     # Personal data (shared/personal_data.py): the data keys that seal names, 身份证号 and phones
     # (a file of "<key id>:<base64>" lines, newest first; or those entries inline) and the key of the
@@ -69,8 +89,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
         if self.environment == "production":
-            if self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret) < 32:
-                raise ValueError("WEIMIN_JWT_SECRET must be set to a secret of 32+ characters in production")
+            if not (self.token_signing_key_file or self.token_public_keys_file or self.jwks_url):
+                raise ValueError(
+                    "Token keys must be configured in production: WEIMIN_TOKEN_SIGNING_KEY_FILE (the "
+                    "gateway) and WEIMIN_TOKEN_PUBLIC_KEYS_FILE or WEIMIN_JWKS_URL (the services)"
+                )
             if not self.database_url:
                 raise ValueError("WEIMIN_DATABASE_URL must name a PostgreSQL database in production")
         return self
@@ -81,6 +104,16 @@ class Settings(BaseSettings):
 
     def service_url(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The gateway's private token key (the development default lives under var_dir)."""
+        return self.token_signing_key_file or self.var_dir / "keys" / "token-signing-key.pem"
+
+    @property
+    def public_keys_path(self) -> Path:
+        """The JWKS file: configured, or the one the gateway writes beside its signing key."""
+        return self.token_public_keys_file or self.signing_key_path.with_name("jwks.json")
 
 
 @lru_cache

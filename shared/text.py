@@ -38,7 +38,8 @@ def clean_name(value: str) -> str:
 
 
 def clean_text(value: str) -> str:
-    return _refuse_invisible(value, _ALLOWED_IN_TEXT)
+    """Free text: line breaks (a Windows CR LF is kept as LF) and tabs, nothing else invisible."""
+    return _refuse_invisible(value.replace("\r\n", "\n"), _ALLOWED_IN_TEXT)
 
 
 def clean_phone(value: str) -> str:
@@ -57,5 +58,19 @@ PersonName = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(c
 PhoneNumber = Annotated[str, Field(max_length=20), AfterValidator(clean_phone)]
 
 
+def clean_line(value: str) -> str:
+    """One line of text (a label, a method): no line breaks or tabs either, spaces trimmed."""
+    value = _refuse_invisible(value.strip(), set())
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
+# Free text, each bounded (an event carrying it must fit in one NATS message) and refused when it
+# holds control or format characters. The length bound comes first so that its message is the plain
+# "at most N characters"; a field needing another bound writes its own
+# ``Annotated[str, Field(max_length=N), AfterValidator(clean_text)]``.
+Label = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(clean_line)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_text)]
+Note = Annotated[str, Field(max_length=500), AfterValidator(clean_text)]
 LongText = Annotated[str, Field(max_length=2000), AfterValidator(clean_text)]

@@ -1,15 +1,39 @@
-"""Session fixtures: real nats-server and fresh settings per test."""
+"""Session fixtures: real nats-server, the session's token key pair, and fresh settings per test."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 from tests.support import PG_BASE_ENV, NatsServer, backend_name, database_url_for, external_nats_url
+
+TOKEN_KEY_ENV = ("WEIMIN_TOKEN_SIGNING_KEY_FILE", "WEIMIN_TOKEN_PUBLIC_KEYS_FILE")
+_token_keys_dir: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The test session's own token key pair, made before any test module is imported (some build
+    their ``bearer`` headers at import): every in-process gateway and service, and ``bearer``, sign
+    and verify with it. The launcher's networks (tests/e2e) strip WEIMIN_* and make their own."""
+    global _token_keys_dir
+    from gateway import keys
+
+    _token_keys_dir = Path(tempfile.mkdtemp(prefix="weimin-test-keys-"))
+    signing, public = _token_keys_dir / "token-signing-key.pem", _token_keys_dir / "jwks.json"
+    keys.init(Settings(token_signing_key_file=signing, token_public_keys_file=public, environment="test"))
+    os.environ[TOKEN_KEY_ENV[0]], os.environ[TOKEN_KEY_ENV[1]] = str(signing), str(public)
+    get_settings.cache_clear()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _token_keys_dir is not None:
+        shutil.rmtree(_token_keys_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,8 @@ def assert_problem(reply: Any, status: int, expected_type: str | None = None) ->
 
 
 def bearer(principal: Principal, ttl: int | None = None) -> dict[str, str]:
-    """Authorization headers with a token for ``principal``, signed with the current settings."""
+    """Authorization headers with a token for ``principal``, signed with the current settings' private
+    key: the test session's own pair (``tests/conftest.py``) unless a test points the settings elsewhere."""
     token, _ = issue_token(principal, get_settings(), ttl)
     return {"Authorization": f"Bearer {token}"}
 

@@ -7,6 +7,8 @@ chain, decisions); each handler only delegates to a ``service.py`` function.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.agents import service
@@ -15,22 +17,23 @@ from shared.directory_copies import DIRECTORY_COPY_HANDLERS
 from shared.events import Envelope, emit_event
 from shared.events.consumer import Subscription
 from shared.events.types import (
-    ApplicantData,
     CaseCollectedV1,
     CaseDecidedV1,
     CaseDeliveredV1,
     CaseHandedUpV1,
 )
 from shared.item_copies import ITEM_COPY_HANDLERS
+from shared.personal_data import applicant_fields
 
 SOURCE = "agents"
 
 # ------------------------------------------------------------------------------------------------ out
 
 
-def _applicant(case: AgentCase) -> ApplicantData:
-    return ApplicantData(
-        name=case.applicant_name, id_number=case.applicant_id_number, phone=case.applicant_phone
+def _applicant(case: AgentCase) -> dict[str, Any]:
+    """The applicant sealed (for intake, which prints it) and masked (for everyone else): never in clear."""
+    return applicant_fields(
+        case.case_id, name=case.applicant_name, id_number=case.applicant_id_number, phone=case.applicant_phone
     )
 
 
@@ -42,7 +45,7 @@ def case_collected(session: AsyncSession, case: AgentCase) -> None:
             case_id=case.case_id,
             org_code=case.village_code,
             item_code=case.item_code,
-            applicant=_applicant(case),
+            **_applicant(case),
             materials=case.materials,
             collected_by=case.collected_by,
         ),
@@ -59,7 +62,7 @@ def case_handed_up(session: AsyncSession, case: AgentCase, *, handed_by: str) ->
             item_code=case.item_code,
             to_org=case.current_org,
             handed_by=handed_by,
-            applicant=_applicant(case),
+            **_applicant(case),
             materials=case.materials,
             origin_org=case.village_code,
         ),

@@ -13,6 +13,7 @@ from shared.clock import utcnow
 from shared.directory_copies import DirectoryCopy
 from shared.idempotency import IdempotencyRecord
 from shared.item_copies import ItemCopy
+from shared.personal_data import SealedString
 
 
 class AgentCase(SQLModel, table=True):
@@ -25,9 +26,16 @@ class AgentCase(SQLModel, table=True):
     village_code: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12)
     status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
-    applicant_name: str
-    applicant_id_number: str = Field(max_length=18)
-    applicant_phone: str | None = None
+    # Personal data, sealed in the database (clear in Python; see shared/personal_data.py) and found
+    # by the keyed hash of the 身份证号, never by the sealed value.
+    applicant_name: str = Field(sa_column=Column(SealedString("agent_case.applicant_name"), nullable=False))
+    applicant_id_number: str = Field(
+        sa_column=Column(SealedString("agent_case.applicant_id_number"), nullable=False)
+    )
+    applicant_phone: str | None = Field(
+        default=None, sa_column=Column(SealedString("agent_case.applicant_phone"), nullable=True)
+    )
+    applicant_id_number_hash: str = Field(max_length=64, index=True)
     materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     collected_by: str
     collected_at: datetime = Field(default_factory=utcnow)
@@ -37,6 +45,8 @@ class AgentCase(SQLModel, table=True):
     delivered_by: str | None = None
     delivery_method: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # One more on every change: each act is a compare-and-set on it (shared/transitions.py).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 # Every table this service keeps in its own database (the outbox and inbox are added by the app).

@@ -8,13 +8,15 @@ from pydantic import BaseModel, Field
 
 from shared.case_status import CaseStatus
 from shared.schemas import ApplicantMasked
+from shared.text import Label, Note
 
 
 class DeliveryIn(BaseModel):
-    method: str = Field(
-        default="agent", description="How the result reached the villager (`agent`: in person)"
+    method: Label = Field(
+        default="agent",
+        description="How the result reached the villager (`agent`: in person); one line, ≤ 50 characters",
     )
-    note: str | None = Field(default=None, max_length=500)
+    note: Note | None = Field(default=None, description="送达备注, at most 500 characters")
 
 
 class AgentCaseRead(BaseModel):

@@ -19,7 +19,9 @@ from shared.errors import Conflict, Forbidden, InvalidInput
 from shared.item_copies import ensure_offered_at, published_item
 from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
+from shared.personal_data import lookup_hash
 from shared.schemas import CaseSubmission
+from shared.transitions import guarded_update
 
 
 def _require_village_agent(principal: Principal) -> None:
@@ -56,6 +58,7 @@ async def collect_case(
         applicant_name=submission.applicant.name,
         applicant_id_number=submission.applicant.id_number,
         applicant_phone=submission.applicant.phone,
+        applicant_id_number_hash=lookup_hash(submission.applicant.id_number),
         materials=sorted({m.name for m in submission.materials}),
         collected_by=principal.username,
     )
@@ -93,8 +96,8 @@ async def hand_up(session: AsyncSession, principal: Principal, case_id: str) -> 
             f"Case {case_id} is {case.status}; only a collected case is handed up", slug="case-not-collected"
         )
     town = ancestor_at(case.village_code, Level.town)
-    case.status, case.current_org, case.updated_at = CaseStatus.handed_up, town, utcnow()
-    session.add(case)
+    # Guarded: of two hand-ups at once, one moves the case (and announces it); the other is a 409.
+    await guarded_update(session, case, status=CaseStatus.handed_up, current_org=town, updated_at=utcnow())
     events.case_handed_up(session, case, handed_by=principal.username)
     await session.flush()
     return case
@@ -108,9 +111,17 @@ async def deliver(session: AsyncSession, principal: Principal, case_id: str, met
     if case.status != CaseStatus.decided:
         raise Conflict(f"Case {case_id} has no decision to deliver yet", slug="case-not-decided")
     now = utcnow()
-    case.status, case.delivered_at, case.delivered_by = CaseStatus.delivered, now, principal.username
-    case.delivery_method, case.current_org, case.updated_at = method, case.village_code, now
-    session.add(case)
+    # Guarded: of two deliveries at once, one is recorded (and announced); the other is a 409.
+    await guarded_update(
+        session,
+        case,
+        status=CaseStatus.delivered,
+        delivered_at=now,
+        delivered_by=principal.username,
+        delivery_method=method,
+        current_org=case.village_code,
+        updated_at=now,
+    )
     events.case_delivered(session, case)
     await session.flush()
     return case
@@ -123,14 +134,19 @@ async def follow_handoff(session: AsyncSession, case_id: str, *, to_org: str) ->
     """A hall handed one of our cases further up: the agent's view follows where it is."""
     case = await session.get(AgentCase, case_id)
     if case is not None and case.status == CaseStatus.handed_up:
-        case.current_org, case.updated_at = to_org, utcnow()
-        session.add(case)
+        # Guarded like every change: losing to an agent's act fails the event, which is redelivered.
+        await guarded_update(session, case, current_org=to_org, updated_at=utcnow())
 
 
 async def record_decision(session: AsyncSession, case_id: str, *, outcome: str, reason: str | None) -> None:
     """The decision is known: the agent can deliver it to the villager."""
     case = await session.get(AgentCase, case_id)
     if case is not None and case.status in (CaseStatus.collected, CaseStatus.handed_up):
-        case.status, case.outcome = CaseStatus.decided, outcome
-        case.decision_reason, case.updated_at = reason, utcnow()
-        session.add(case)
+        await guarded_update(
+            session,
+            case,
+            status=CaseStatus.decided,
+            outcome=outcome,
+            decision_reason=reason,
+            updated_at=utcnow(),
+        )

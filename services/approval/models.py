@@ -32,6 +32,8 @@ class ApprovalCase(SQLModel, table=True):
     decided_by: str | None = None
     decided_at: datetime | None = None
     on_time: bool | None = None
+    # One more on every change: each act is a compare-and-set on it (shared/transitions.py).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 # Every table this service keeps in its own database (the outbox and inbox are added by the app).

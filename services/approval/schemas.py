@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, model_validator
 
 from shared.case_status import CaseStatus
+from shared.text import LongText
 
 
 class Outcome(StrEnum):
@@ -17,7 +18,9 @@ class Outcome(StrEnum):
 
 class DecisionIn(BaseModel):
     outcome: Outcome
-    reason: str | None = Field(default=None, max_length=2000, description="Required when rejecting")
+    reason: LongText | None = Field(
+        default=None, description="Required when rejecting; at most 2,000 characters"
+    )
 
     @model_validator(mode="after")
     def _rejection_needs_reason(self) -> DecisionIn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -11,11 +13,12 @@ from services.approval.schemas import DecisionIn
 from shared.auth import Principal, Role, require_roles
 from shared.case_status import CaseStatus
 from shared.clock import today_cn, utcnow
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, PreconditionFailed
 from shared.events.types import CaseAcceptedV1
 from shared.item_copies import ItemCopy
 from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
+from shared.transitions import guarded_update
 
 # ------------------------------------------------------------------------- what intake tells us
 
@@ -46,9 +49,10 @@ async def open_case(session: AsyncSession, accepted: CaseAcceptedV1) -> None:
 async def case_arrived(session: AsyncSession, case_id: str, org_code: str) -> None:
     """An undecided case was received at a hall further up: it is there now."""
     case = await session.get(ApprovalCase, case_id)
-    if case is not None and case.status == CaseStatus.accepted:
-        case.current_org = org_code
-        session.add(case)
+    if case is not None and case.status == CaseStatus.accepted and case.current_org != org_code:
+        # Guarded like every change (its ETag moves too): losing to a decision at the same moment
+        # fails the event, which is redelivered and then finds the case decided.
+        await guarded_update(session, case, current_org=org_code)
 
 
 # ------------------------------------------------------------------------------------ the deciding level
@@ -71,26 +75,59 @@ async def list_cases(
     return await keyset_page(session, query, ApprovalCase.case_id, after=after, limit=limit)
 
 
+def etag(case: ApprovalCase) -> str:
+    """The case's tag (its ETag): its version, one more on every change of the case."""
+    return f'"v{case.version}"'
+
+
+def _stale(case: ApprovalCase) -> PreconditionFailed:
+    return PreconditionFailed(
+        f"Case {case.case_id} has changed since you read it (it is now {case.status}, {etag(case)}); "
+        "read it again before deciding",
+        slug="stale-etag",
+        current_etag=etag(case),
+    )
+
+
 async def decide(
-    session: AsyncSession, principal: Principal, case_id: str, decision: DecisionIn
+    session: AsyncSession,
+    principal: Principal,
+    case_id: str,
+    decision: DecisionIn,
+    *,
+    based_on: Collection[str] | None = None,
 ) -> ApprovalCase:
     """Approve or refuse, by an approver of the deciding unit, once the case has reached it.
 
     The deciding unit is the one intake's ``case.accepted`` named (a city-decided item: the city), never
     one derived here; an approver of any other unit, even one above it, does not decide the case.
+
+    A case is decided once: the decision is a guarded update of the version this request read, so of
+    two decisions at once (approve and reject) one is stored and announced, the other is a 409.
+    ``based_on`` holds the tags of the case as the caller read it (``If-Match``): a decision on a case
+    that changed since is a 412 ``stale-etag``. ``None`` (no ``If-Match``, or ``*``) asks nothing.
     """
     require_roles(principal, Role.approver)
     case = await get_case(session, principal, case_id)
     if principal.org_code != case.deciding_org:
         raise Forbidden(f"Case {case_id} is decided by {case.deciding_org}", slug="not-the-deciding-unit")
+    if based_on is not None and etag(case) not in based_on:
+        raise _stale(case)
     if case.status == CaseStatus.decided:
         raise Conflict(f"Case {case_id} was decided already", slug="case-already-decided")
     if case.current_org != case.deciding_org:
         raise Conflict(f"Case {case_id} has not reached {case.deciding_org} yet", slug="case-not-arrived")
-    case.status, case.outcome, case.reason = CaseStatus.decided, decision.outcome.value, decision.reason
-    case.decided_by, case.decided_at = principal.username, utcnow()
-    case.on_time = today_cn() <= case.due
-    session.add(case)
+    await guarded_update(
+        session,
+        case,
+        stale=(lambda: _stale(case)) if based_on is not None else None,
+        status=CaseStatus.decided,
+        outcome=decision.outcome.value,
+        reason=decision.reason,
+        decided_by=principal.username,
+        decided_at=utcnow(),
+        on_time=today_cn() <= case.due,
+    )
     events.case_decided(session, case)
     await session.flush()
     return case

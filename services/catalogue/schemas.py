@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, computed_field, field_validator, model_validator
 
 from services.catalogue.codes import (
     BodyNature,
@@ -18,15 +18,29 @@ from services.catalogue.codes import (
     ServiceObject,
 )
 from shared.divisions import CODE_PATTERN
+from shared.schemas import ITEM_CODE_PATTERN, MAX_MATERIALS
+from shared.text import LongText, Note, ShortText, clean_text
 
-ITEM_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-Text = str | None
+# The catalogue's free text: each bounded (an item travels whole in ``item.published``, a directory in
+# ``directory.published``: each must fit in one NATS message), control and format characters refused.
+Code = Annotated[str, Field(max_length=64), AfterValidator(clean_text)]
+Term = Annotated[str, Field(max_length=100), AfterValidator(clean_text)]
+Line = Annotated[str, Field(max_length=200), AfterValidator(clean_text)]
+Paragraph = Annotated[str, Field(max_length=1000), AfterValidator(clean_text)]
+Passage = Annotated[str, Field(max_length=5000), AfterValidator(clean_text)]
+CreditCode = Annotated[str, Field(max_length=32), AfterValidator(clean_text)]
+OrgName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(clean_text)]
+# Lists of short terms (aliases, keywords, departments), and of coded values.
+MAX_TERMS = 50
+MAX_CODES = 20
 
 
 class OrgBase(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    address: str | None = None
-    phone: str | None = None
+    name: OrgName
+    address: Line | None = None
+    phone: Term | None = Field(
+        default=None, description="The hall's phone (a landline, or a hotline such as 12345)"
+    )
 
 
 class OrgUpsert(OrgBase):
@@ -47,12 +61,12 @@ class OrgPage(BaseModel):
 class MaterialSpec(BaseModel):
     """申请材料."""
 
-    name: str = Field(min_length=1, max_length=200, description="材料名称")
+    name: ShortText = Field(description="材料名称")
     required: bool = Field(default=True, description="是否必要")
     originals: int = Field(default=1, ge=0, le=99, description="原件份数")
     copies: int = Field(default=0, ge=0, le=99, description="复印件份数")
-    notes: Text = Field(default=None, max_length=1000, description="备注 / 填报须知")
-    form_template: Text = Field(default=None, max_length=500, description="空白表格或样表 (URL or file)")
+    notes: Paragraph | None = Field(default=None, description="备注 / 填报须知")
+    form_template: Note | None = Field(default=None, description="空白表格或样表 (URL or file)")
 
 
 def _clean_list(values: list[str]) -> list[str]:
@@ -66,49 +80,55 @@ def _clean_list(values: list[str]) -> list[str]:
 class ItemBase(BaseModel):
     """An item's attributes as one version holds them (GB/T 39046-2020, 事项管理)."""
 
-    name: str = Field(min_length=1, max_length=200, description="事项名称")
-    aliases: list[str] = Field(default_factory=list, description="别名, e.g. 低保 for 最低生活保障")
-    keywords: list[str] = Field(default_factory=list, description="关键词 for search")
-    basic_code: Text = Field(default=None, max_length=64, description="基本编码")
-    implementation_code: Text = Field(
-        default=None, max_length=64, description="实施编码 (basic code + implementing body and level)"
+    name: ShortText = Field(description="事项名称")
+    aliases: list[Term] = Field(
+        default_factory=list, max_length=MAX_TERMS, description="别名, e.g. 低保 for 最低生活保障"
+    )
+    keywords: list[Term] = Field(default_factory=list, max_length=MAX_TERMS, description="关键词 for search")
+    basic_code: Code | None = Field(default=None, description="基本编码")
+    implementation_code: Code | None = Field(
+        default=None, description="实施编码 (basic code + implementing body and level)"
     )
     item_type: ItemType = Field(default=ItemType.public_service, description="事项类型")
     exercising_level: ExercisingLevel = Field(default=ExercisingLevel.county, description="行使层级")
     deciding_level: DecidingLevel = Field(description="The level whose hall decides (审批层级)")
-    implementing_body: Text = Field(default=None, max_length=200, description="实施主体")
-    implementing_body_code: Text = Field(
-        default=None, max_length=32, description="实施主体编码 (统一社会信用代码)"
+    implementing_body: Line | None = Field(default=None, description="实施主体")
+    implementing_body_code: CreditCode | None = Field(
+        default=None, description="实施主体编码 (统一社会信用代码)"
     )
     implementing_body_nature: BodyNature = Field(default=BodyNature.statutory, description="实施主体性质")
-    legal_basis: Text = Field(default=None, max_length=5000, description="设定依据 / 办理依据")
-    acceptance_conditions: Text = Field(default=None, max_length=5000, description="受理条件")
-    procedure: Text = Field(default=None, max_length=5000, description="办理流程")
+    legal_basis: Passage | None = Field(default=None, description="设定依据 / 办理依据")
+    acceptance_conditions: Passage | None = Field(default=None, description="受理条件")
+    procedure: Passage | None = Field(default=None, description="办理流程")
     legal_days: int = Field(default=0, ge=0, le=3650, description="法定办结时限")
-    legal_limit_note: Text = Field(default=None, max_length=1000, description="法定时限说明")
+    legal_limit_note: Paragraph | None = Field(default=None, description="法定时限说明")
     promised_days: int = Field(default=0, ge=0, le=3650, description="承诺办结时限")
-    promised_limit_note: Text = Field(default=None, max_length=1000, description="承诺时限说明")
+    promised_limit_note: Paragraph | None = Field(default=None, description="承诺时限说明")
     limit_unit: LimitUnit = Field(default=LimitUnit.working_day, description="时限单位")
     immediate: bool = Field(default=False, description="即办件 (decided on the spot) rather than 承诺件")
     fee_required: bool = Field(default=False, description="是否收费")
-    fee_basis: Text = Field(default=None, max_length=2000, description="收费依据")
-    fee_standard: Text = Field(default=None, max_length=2000, description="收费标准")
-    co_departments: list[str] = Field(default_factory=list, description="联办机构 (parallel approval)")
-    result_name: Text = Field(default=None, max_length=200, description="审批结果名称")
+    fee_basis: LongText | None = Field(default=None, description="收费依据")
+    fee_standard: LongText | None = Field(default=None, description="收费标准")
+    co_departments: list[Line] = Field(
+        default_factory=list, max_length=MAX_TERMS, description="联办机构 (parallel approval)"
+    )
+    result_name: Line | None = Field(default=None, description="审批结果名称")
     service_objects: list[ServiceObject] = Field(
-        default_factory=lambda: [ServiceObject.natural_person], description="服务对象"
+        default_factory=lambda: [ServiceObject.natural_person], max_length=MAX_CODES, description="服务对象"
     )
     handling_forms: list[HandlingForm] = Field(
-        default_factory=lambda: [HandlingForm.window], description="办理形式"
+        default_factory=lambda: [HandlingForm.window], max_length=MAX_CODES, description="办理形式"
     )
     online: bool = Field(default=False, description="是否网办")
     max_visits: int = Field(default=1, ge=0, le=9, description="到办事现场次数 (最多跑一次 = 1)")
-    place: Text = Field(default=None, max_length=500, description="办理地点")
-    hours: Text = Field(default=None, max_length=500, description="办理时间")
-    consultation_phone: Text = Field(default=None, max_length=100, description="咨询电话")
-    supervision_phone: Text = Field(default=None, max_length=100, description="监督投诉电话")
+    place: Note | None = Field(default=None, description="办理地点")
+    hours: Note | None = Field(default=None, description="办理时间")
+    consultation_phone: Term | None = Field(default=None, description="咨询电话")
+    supervision_phone: Term | None = Field(default=None, description="监督投诉电话")
     agent_may_take: bool = Field(default=False, description="村代办员可代办")
-    materials: list[MaterialSpec] = Field(default_factory=list, max_length=100, description="申请材料")
+    materials: list[MaterialSpec] = Field(
+        default_factory=list, max_length=MAX_MATERIALS, description="申请材料"
+    )
 
     @field_validator("aliases", "keywords", "co_departments")
     @classmethod
@@ -206,7 +226,7 @@ class VersionList(BaseModel):
 
 
 class RetireIn(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Note | None = None
 
 
 class AuditRead(BaseModel):
@@ -228,6 +248,11 @@ class AuditPage(BaseModel):
 
 
 DirectoryLevel = Literal["town", "village"]
+# A level's directory lists ~30-100 items (DOMAIN.md); overrides are a county's per-unit changes (a
+# county has up to ~900 villages). The largest directory must still fit in one NATS message
+# (tests/catalogue/test_bounds.py measures it).
+MAX_ENTRIES = 1000
+MAX_OVERRIDES = 4000
 HandlingLevel = Literal["town", "county", "city"]
 
 
@@ -245,13 +270,13 @@ class UnitOverride(DirectoryEntry):
 
     org_code: str = Field(pattern=CODE_PATTERN)
     action: Literal["add", "withhold"]
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Note | None = None
 
 
 class DirectoryBase(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    entries: list[DirectoryEntry] = Field(default_factory=list, max_length=2000)
-    overrides: list[UnitOverride] = Field(default_factory=list, max_length=20000)
+    title: ShortText
+    entries: list[DirectoryEntry] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    overrides: list[UnitOverride] = Field(default_factory=list, max_length=MAX_OVERRIDES)
 
     @model_validator(mode="after")
     def _no_duplicates(self) -> DirectoryBase:

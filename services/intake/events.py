@@ -16,14 +16,15 @@ from services.intake.models import IntakeCase, OneTimeNotice, Receipt
 from shared.events import Envelope, emit_event
 from shared.events.consumer import Subscription
 from shared.events.types import (
-    ApplicantData,
     CaseAcceptedV1,
     CaseDecidedV1,
     CaseHandedUpV1,
     CaseNoticeIssuedV1,
     CaseReceivedV1,
 )
+from shared.identity_numbers import mask_name
 from shared.item_copies import ITEM_COPY_HANDLERS
+from shared.personal_data import applicant_fields
 
 SOURCE = "intake"
 
@@ -78,7 +79,7 @@ def case_accepted(
             promised_days=case.promised_days,
             due=receipt.due,
             due_provisional=receipt.due_provisional,
-            applicant_name=case.applicant_name,
+            applicant_name=mask_name(case.applicant_name),  # approval needs no more
             origin_org=case.origin_org,
             evaluation_code=receipt.evaluation_code,
         ),
@@ -96,8 +97,11 @@ def case_handed_up(session: AsyncSession, case: IntakeCase, *, from_org: str, ha
             item_code=case.item_code,
             to_org=case.current_org,
             handed_by=handed_by,
-            applicant=ApplicantData(
-                name=case.applicant_name, id_number=case.applicant_id_number, phone=case.applicant_phone
+            **applicant_fields(
+                case.case_id,
+                name=case.applicant_name,
+                id_number=case.applicant_id_number,
+                phone=case.applicant_phone,
             ),
             materials=case.materials,
             origin_org=case.origin_org,

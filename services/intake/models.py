@@ -12,6 +12,7 @@ from shared.case_status import CaseStatus, status_column_type
 from shared.clock import utcnow
 from shared.idempotency import IdempotencyRecord
 from shared.item_copies import ItemCopy
+from shared.personal_data import SealedString
 
 
 class IntakeCase(SQLModel, table=True):
@@ -29,9 +30,16 @@ class IntakeCase(SQLModel, table=True):
     current_org: str = Field(max_length=12, index=True)
     channel: str = Field(max_length=16)
     status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
-    applicant_name: str
-    applicant_id_number: str = Field(max_length=18)
-    applicant_phone: str | None = None
+    # Personal data, sealed in the database (clear in Python; see shared/personal_data.py) and found
+    # by the keyed hash of the 身份证号, never by the sealed value.
+    applicant_name: str = Field(sa_column=Column(SealedString("intake_case.applicant_name"), nullable=False))
+    applicant_id_number: str = Field(
+        sa_column=Column(SealedString("intake_case.applicant_id_number"), nullable=False)
+    )
+    applicant_phone: str | None = Field(
+        default=None, sa_column=Column(SealedString("intake_case.applicant_phone"), nullable=True)
+    )
+    applicant_id_number_hash: str = Field(max_length=64, index=True)
     materials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_officer: str | None = Field(default=None, description="首问负责: the first officer who acted on it")
     received_at: datetime = Field(default_factory=utcnow)
@@ -40,6 +48,8 @@ class IntakeCase(SQLModel, table=True):
     due: date | None = None
     due_provisional: bool = False
     outcome: str | None = None
+    # One more on every change: each act is a compare-and-set on it (shared/transitions.py).
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class OneTimeNotice(SQLModel, table=True):
@@ -65,8 +75,22 @@ class Receipt(SQLModel, table=True):
     due: date
     due_provisional: bool = False
     officer: str
+    # 评价码: the applicant's alone; only ever on the printed receipt (services/intake/receipts.py).
     evaluation_code: str = Field(max_length=16)
 
 
+class ReceiptPrint(SQLModel, table=True):
+    """Each printing of a receipt, the one place its rating code appears: who printed it, where, when."""
+
+    __tablename__ = "receipt_print"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: str = Field(index=True, max_length=40)
+    receipt_no: str = Field(max_length=40)
+    printed_by: str = Field(max_length=100)
+    org_code: str = Field(max_length=12)
+    printed_at: datetime = Field(default_factory=utcnow)
+
+
 # Every table this service keeps in its own database (the outbox and inbox are added by the app).
-TABLES = [IntakeCase, OneTimeNotice, Receipt, CaseSequence, IdempotencyRecord, ItemCopy]
+TABLES = [IntakeCase, OneTimeNotice, Receipt, ReceiptPrint, CaseSequence, IdempotencyRecord, ItemCopy]

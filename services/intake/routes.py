@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
 
-from services.intake import service
+from services.intake import receipts, service
 from services.intake.models import IntakeCase, OneTimeNotice, Receipt
 from services.intake.schemas import (
     AcceptIn,
@@ -46,7 +47,19 @@ def _read(case: IntakeCase) -> IntakeCaseRead:
 
 
 def _receipt(receipt: Receipt) -> ReceiptRead:
-    return ReceiptRead.model_validate(receipt, from_attributes=True)
+    # Never the rating code (评价码): it is the applicant's, printed on their copy alone.
+    return ReceiptRead(
+        receipt_no=receipt.receipt_no,
+        case_id=receipt.case_id,
+        item_code=receipt.item_code,
+        item_name=receipt.item_name,
+        org_code=receipt.org_code,
+        accepted_on=receipt.accepted_on,
+        due=receipt.due,
+        due_provisional=receipt.due_provisional,
+        officer=receipt.officer,
+        print_url=f"{router.prefix}/cases/{receipt.case_id}/receipt/print",
+    )
 
 
 def _notice(notice: OneTimeNotice) -> NoticeRead:
@@ -121,6 +134,27 @@ async def accept(
 )
 async def get_receipt(case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep) -> ReceiptRead:
     return _receipt(await service.get_receipt(session, principal, case_id))
+
+
+@router.get(
+    "/cases/{case_id}/receipt/print",
+    response_class=HTMLResponse,
+    summary="The applicant's printed receipt (受理凭证), with their rating code (评价码)",
+    description="A printable zh-CN page for the applicant, by a clerk of the hall that accepted the case. "
+    "The rating code appears here alone, never in a JSON answer; each printing is recorded (who, "
+    "where, when) and a reprint says so on the paper.",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The page to print"},
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def print_receipt(
+    case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep
+) -> HTMLResponse:
+    receipt, printed, copy_no = await service.print_receipt(session, principal, case_id)
+    page = receipts.render_html(receipt, copy_no=copy_no, printed_at=printed.printed_at)
+    # The code is a secret of the applicant's: no cache may keep the page.
+    return HTMLResponse(page, headers={"Content-Language": "zh-CN", "Cache-Control": "no-store"})
 
 
 @router.post(

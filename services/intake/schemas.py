@@ -8,11 +8,13 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.case_status import CaseStatus
-from shared.schemas import ApplicantMasked, MaterialIn
+from shared.schemas import MAX_MATERIALS, ApplicantMasked, MaterialIn
 
 
 class AcceptIn(BaseModel):
-    materials: list[MaterialIn] = Field(default_factory=list, description="Materials presented now")
+    materials: list[MaterialIn] = Field(
+        default_factory=list, max_length=MAX_MATERIALS, description="Materials presented now"
+    )
 
 
 class ReceiptRead(BaseModel):
@@ -29,7 +31,11 @@ class ReceiptRead(BaseModel):
         description="True when the holiday calendar of the due year is not yet known"
     )
     officer: str
-    evaluation_code: str = Field(description="The applicant rates the service with this code (好差评)")
+    print_url: str = Field(
+        description="The receipt as the applicant's printed copy, with their rating code (评价码): only "
+        "printed there, never in a JSON answer (a clerk of the accepting hall prints it; each printing "
+        "is recorded)"
+    )
 
 
 class NoticeRead(BaseModel):

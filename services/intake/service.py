@@ -4,15 +4,16 @@ decides it."""
 
 from __future__ import annotations
 
-import secrets
+import logging
 import uuid
 from datetime import date
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.intake import events
-from services.intake.models import IntakeCase, OneTimeNotice, Receipt
+from services.intake import events, receipts
+from services.intake.models import IntakeCase, OneTimeNotice, Receipt, ReceiptPrint
 from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
 from shared.case_status import STATUS_ORDER, CaseStatus
@@ -23,8 +24,12 @@ from shared.events.types import CaseHandedUpV1
 from shared.item_copies import ensure_offered_at, published_item
 from shared.jurisdiction import governed_or_404, visible
 from shared.pagination import Page, keyset_page
+from shared.personal_data import applicant_of, lookup_hash
 from shared.schemas import CaseSubmission
+from shared.transitions import guarded_update
 from shared.workdays import add_working_days
+
+log = logging.getLogger("weimin.intake")
 
 # The levels that run a service hall with windows (the village has a station and an agent instead).
 HALL_LEVELS = (Level.town, Level.county, Level.city)
@@ -60,6 +65,7 @@ async def receive_walk_in(
         applicant_name=submission.applicant.name,
         applicant_id_number=submission.applicant.id_number,
         applicant_phone=submission.applicant.phone,
+        applicant_id_number_hash=lookup_hash(submission.applicant.id_number),
         materials=sorted({m.name for m in submission.materials}),
         first_officer=principal.username,
     )
@@ -70,9 +76,11 @@ async def receive_walk_in(
 
 
 async def receive_handoff(session: AsyncSession, payload: CaseHandedUpV1) -> IntakeCase | None:
-    """A case handed up from a village station arrives at the town hall with its case number."""
+    """A case handed up from a village station arrives at the town hall with its case number (and its
+    applicant, sealed in the event: opened here to be sealed again in this service's own columns)."""
     if await session.get(IntakeCase, payload.case_id) is not None:
         return None
+    applicant = applicant_of(payload.case_id, payload)
     # The agent took it while the item was live: a retirement since then does not strand the case.
     item = await published_item(session, payload.item_code, allow_retired=True)
     case = IntakeCase(
@@ -87,9 +95,10 @@ async def receive_handoff(session: AsyncSession, payload: CaseHandedUpV1) -> Int
         current_org=payload.to_org,
         channel="handoff",
         status=CaseStatus.received,
-        applicant_name=payload.applicant.name,
-        applicant_id_number=payload.applicant.id_number,
-        applicant_phone=payload.applicant.phone,
+        applicant_name=applicant.name,
+        applicant_id_number=applicant.id_number,
+        applicant_phone=applicant.phone,
+        applicant_id_number_hash=lookup_hash(applicant.id_number),
         materials=sorted(set(payload.materials)),
     )
     session.add(case)
@@ -123,7 +132,8 @@ async def list_cases(
 
 async def _case_at_my_hall(session: AsyncSession, principal: Principal, case_id: str) -> IntakeCase:
     _require_hall_clerk(principal)
-    # Locked: two clerks pressing "hand up" at once move the case (and announce it) once.
+    # Locked (PostgreSQL; SQLite has one writer): a second clerk acting at once waits, then sees what
+    # the first did. Every act still writes through a guarded update, which holds whatever the read did.
     case = await get_case(session, principal, case_id, for_update=True)
     if case.current_org != principal.org_code:
         raise Conflict(
@@ -153,10 +163,13 @@ async def accept(
         raise Conflict(
             f"Case {case_id} is {case.status}; it cannot be accepted again", slug="case-not-pending"
         )
-    case.materials = sorted(set(case.materials) | set(presented))
-    missing = [name for name in case.required_materials if name not in case.materials]
+    materials = sorted(set(case.materials) | set(presented))
+    missing = [name for name in case.required_materials if name not in materials]
     notice = await open_notice(session, case_id)
     if missing:
+        # Guarded: of two checks at once one notes the gaps; the other waited for the row (PostgreSQL's
+        # lock, SQLite's single writer) and gets the same notice back, or a 409 if it slipped past.
+        await guarded_update(session, case, status=CaseStatus.incomplete, materials=materials)
         if notice is None:
             notice = OneTimeNotice(
                 notice_id=uuid.uuid4().hex[:16],
@@ -166,14 +179,12 @@ async def accept(
             )
             session.add(notice)
             events.case_notice_issued(session, case, notice)
-        case.status = CaseStatus.incomplete
-        session.add(case)
         await session.flush()
         return None, notice
     if notice is not None:
         notice.resolved_at = utcnow()
         session.add(notice)
-    return await _accept_complete(session, principal, case, today), None
+    return await _accept_complete(session, principal, case, today, materials), None
 
 
 def _deciding_org(hall: str, deciding_level: str) -> str:
@@ -186,14 +197,24 @@ def _deciding_org(hall: str, deciding_level: str) -> str:
 
 
 async def _accept_complete(
-    session: AsyncSession, principal: Principal, case: IntakeCase, today: date
+    session: AsyncSession, principal: Principal, case: IntakeCase, today: date, materials: list[str]
 ) -> Receipt:
     # The promised date counts from the acceptance date printed on the receipt (the day after it is day 1).
     now = utcnow()
     deadline = add_working_days(today, case.promised_days)
     deciding_org = _deciding_org(case.current_org, case.deciding_level)
-    case.status, case.accepted_at, case.deciding_org = CaseStatus.accepted, now, deciding_org
-    case.due, case.due_provisional = deadline.due, deadline.provisional
+    # Guarded: of two clerks accepting at once, one issues the receipt (and announces it); the other
+    # is a 409, never a second receipt.
+    await guarded_update(
+        session,
+        case,
+        status=CaseStatus.accepted,
+        materials=materials,
+        accepted_at=now,
+        deciding_org=deciding_org,
+        due=deadline.due,
+        due_provisional=deadline.provisional,
+    )
     receipt = Receipt(
         receipt_no="R" + case.case_id.replace("-", ""),
         case_id=case.case_id,
@@ -204,9 +225,9 @@ async def _accept_complete(
         due=deadline.due,
         due_provisional=deadline.provisional,
         officer=principal.username,
-        evaluation_code=secrets.token_hex(4).upper(),
+        evaluation_code=receipts.new_evaluation_code(),
     )
-    session.add_all([case, receipt])
+    session.add(receipt)
     events.case_accepted(session, case, receipt, deciding_org=deciding_org, accepted_at=now)
     await session.flush()
     return receipt
@@ -228,8 +249,8 @@ async def hand_up(session: AsyncSession, principal: Principal, case_id: str) -> 
         raise Conflict(
             f"Case {case_id} is decided at {deciding}; it does not go up from {here}", slug="decided-here"
         )
-    case.current_org = above
-    session.add(case)
+    # Guarded: of two hand-ups at once, one moves the case (and announces it); the other is a 409.
+    await guarded_update(session, case, current_org=above)
     events.case_handed_up(session, case, from_org=here, handed_by=principal.username)
     events.case_received(session, case, channel="handoff")
     await session.flush()
@@ -249,6 +270,40 @@ async def get_receipt(session: AsyncSession, principal: Principal, case_id: str)
     return receipt
 
 
+async def print_receipt(
+    session: AsyncSession, principal: Principal, case_id: str
+) -> tuple[Receipt, ReceiptPrint, int]:
+    """The receipt to print for the applicant, with its rating code: only a clerk of the hall that
+    accepted the case prints it. Each printing is recorded (who, where, when) and logged; the answer
+    holds the receipt, the record and which printing this is (1 = the first, more = a reprint)."""
+    receipt = await get_receipt(session, principal, case_id)
+    _require_hall_clerk(principal)
+    if principal.org_code != receipt.org_code:
+        raise Forbidden(
+            f"Case {case_id} was accepted at {receipt.org_code}; its receipt is printed there",
+            slug="not-the-accepting-hall",
+        )
+    printed = ReceiptPrint(
+        case_id=case_id,
+        receipt_no=receipt.receipt_no,
+        printed_by=principal.username,
+        org_code=principal.org_code,
+    )
+    session.add(printed)
+    await session.flush()
+    printings = select(func.count()).select_from(ReceiptPrint).where(ReceiptPrint.case_id == case_id)
+    copy_no = int((await session.exec(printings)).one())
+    log.info(
+        "receipt.printed case_id=%s receipt_no=%s copy=%d by=%s org_code=%s",
+        case_id,
+        receipt.receipt_no,
+        copy_no,
+        principal.username,
+        principal.org_code,
+    )
+    return receipt, printed, copy_no
+
+
 # ------------------------------------------------------------------------- what other services tell us
 
 
@@ -258,5 +313,6 @@ async def record_decision(session: AsyncSession, case_id: str, *, outcome: str) 
     case = await session.get(IntakeCase, case_id)
     if case is None or STATUS_ORDER.index(case.status) >= STATUS_ORDER.index(CaseStatus.decided):
         return
-    case.status, case.outcome = CaseStatus.decided, outcome
-    session.add(case)
+    # Guarded like every change: if a clerk's act wins the row meanwhile, this event fails and is
+    # redelivered, and applied to the case as that act left it.
+    await guarded_update(session, case, status=CaseStatus.decided, outcome=outcome)

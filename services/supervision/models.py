@@ -55,6 +55,10 @@ class Evaluation(SQLModel, table=True):
     rating: int
     comment: str | None = None
     rated_by: str = Field(description="The agent's username, or `applicant` when rated with the receipt code")
+    # Who really posted it: `agent` (an agent's token) or `receipt_code` (no token, the applicant's
+    # code), and the caller: the token's username, or `anonymous`.
+    channel: str = Field(default="agent", max_length=16, sa_column_kwargs={"server_default": "agent"})
+    caller: str = Field(default="anonymous", max_length=100, sa_column_kwargs={"server_default": "anonymous"})
     org_code: str = Field(max_length=12)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from shared.case_status import CaseStatus
+from shared.text import clean_text
 
 
 class HistoryEntry(BaseModel):
@@ -25,13 +27,16 @@ class CaseTimeline(BaseModel):
 
 
 class EvaluationIn(BaseModel):
-    case_id: str
+    case_id: str = Field(min_length=1, max_length=40, description="办件编号")
     rating: int = Field(ge=1, le=5, description="5 = 非常满意 … 1 = 非常不满意")
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Annotated[str, Field(max_length=1000), AfterValidator(clean_text)] | None = None
     evaluation_code: str | None = Field(
         default=None,
-        max_length=16,
-        description="The code printed on the receipt, for an applicant rating without a token",
+        max_length=32,
+        pattern=r"^[A-Za-z0-9 -]*$",
+        description="The code printed on the applicant's receipt (评价码), for an applicant rating "
+        "without a token; spaces, hyphens and case do not matter. Wrong codes for one case are "
+        "counted: after 5 within 15 minutes the case's codes are refused for a while (429)",
     )
 
 
@@ -39,7 +44,8 @@ class EvaluationRead(BaseModel):
     case_id: str
     rating: int
     comment: str | None
-    rated_by: str
+    rated_by: str = Field(description="The agent's username, or `applicant` (rated with the receipt's code)")
+    channel: str = Field(description="`agent` (an agent's token) or `receipt_code` (the applicant's code)")
     created_at: datetime
 
 

@@ -6,22 +6,25 @@ another service.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, case, func
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.supervision import events
+from services.supervision import code_guard, events
+from services.supervision.code_guard import WrongCodeGuard
 from services.supervision.models import CaseView, Evaluation, TimelineEntry
 from services.supervision.schemas import EvaluationIn, Stats
 from shared.auth import Principal, Role
 from shared.case_numbers import InvalidCaseNumber, parse_case_number
 from shared.case_status import CaseStatus
 from shared.divisions import prefix_of
-from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from shared.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, WeiminError
 from shared.jurisdiction import governed_or_404, require_governs
 
 BAD_RATINGS = (1, 2)  # 不满意, 非常不满意
@@ -61,27 +64,73 @@ async def case_timeline(
     return view, await timeline(session, case_id)
 
 
-async def evaluate(session: AsyncSession, principal: Principal | None, body: EvaluationIn) -> Evaluation:
-    """One rating per case (一事一评).
+class TooManyWrongCodes(WeiminError):
+    """Too many wrong rating codes for one case lately; ``retry_after`` seconds until it is heard again."""
 
-    Given by the agent for the villager (``principal``), or by the applicant with the receipt's code
-    (no principal).
+    status, slug, title = 429, "too-many-wrong-codes", "Too many wrong evaluation codes"
+
+    def __init__(self, case_id: str, retry_after: int) -> None:
+        super().__init__(
+            f"Too many wrong evaluation codes for case {case_id}; try again in {retry_after} seconds",
+            retry_after=retry_after,
+        )
+        self.retry_after = retry_after
+
+
+def normalise_code(code: str) -> str:
+    """The code as printed (``ABCD-EFGH-JKMN``) or typed (`` abcd efgh jkmn``): capitals, nothing else."""
+    return "".join(code.split()).replace("-", "").upper()
+
+
+async def _view_for_code(session: AsyncSession, case_id: str, code: str, guard: WrongCodeGuard) -> CaseView:
+    """The case whose printed code this is. A wrong code answers exactly as an unknown case does,
+    and counts against the case: after too many, every code for it waits (429)."""
+    retry_after = guard.retry_after(case_id)
+    if retry_after is not None:
+        raise TooManyWrongCodes(case_id, retry_after)
+    view = await session.get(CaseView, case_id)
+    expected = view.evaluation_code if view is not None else None
+    if not expected or not secrets.compare_digest(
+        normalise_code(expected).encode(), normalise_code(code).encode()
+    ):
+        guard.wrong(case_id)
+        raise NotFound(f"No case {case_id} with that evaluation code", slug="case-not-found")
+    assert view is not None
+    return view
+
+
+async def evaluate(
+    session: AsyncSession,
+    principal: Principal | None,
+    body: EvaluationIn,
+    *,
+    guard: WrongCodeGuard | None = None,
+) -> Evaluation:
+    """One rating per case (一事一评), recording who really gave it.
+
+    Given by the village agent for the villager (their token: ``rated_by`` is the agent), or by the
+    applicant with the code printed on their receipt and no token (``rated_by`` is ``applicant``). An
+    officer's token never rates, and never as the applicant (403), even with the right code.
     """
     _check_case_number(body.case_id)
-    view = await session.get(CaseView, body.case_id)
     if principal is not None:
         if not principal.has(Role.agent):
+            if body.evaluation_code:
+                raise Forbidden(
+                    "The receipt's code is the applicant's own: an officer's token cannot rate with it",
+                    slug="not-the-applicant",
+                )
             raise Forbidden("Only the village agent rates on the villager's behalf", slug="role-required")
+        view = await session.get(CaseView, body.case_id)
         view = governed_or_404(
             view, principal, view.origin_org if view else None, what=f"case {body.case_id}"
         )
-        rated_by = principal.username
+        rated_by, channel, caller = principal.username, "agent", principal.username
     else:
         if not body.evaluation_code:
             raise Unauthorized("A bearer token or the receipt's evaluation_code is required")
-        if view is None or view.evaluation_code != body.evaluation_code.strip().upper():
-            raise NotFound(f"No case {body.case_id} with that evaluation code", slug="case-not-found")
-        rated_by = "applicant"
+        view = await _view_for_code(session, body.case_id, body.evaluation_code, guard or code_guard.GUARD)
+        rated_by, channel, caller = "applicant", "receipt_code", "anonymous"
     if view.status not in _RATED_AFTER:
         raise Conflict(
             f"Case {body.case_id} is not decided yet; it is rated after the decision", slug="case-not-decided"
@@ -93,11 +142,18 @@ async def evaluate(session: AsyncSession, principal: Principal | None, body: Eva
         rating=body.rating,
         comment=body.comment,
         rated_by=rated_by,
+        channel=channel,
+        caller=caller,
         org_code=view.current_org,
     )
     session.add(evaluation)
     events.case_evaluated(session, evaluation, view, bad=body.rating in BAD_RATINGS)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # rated at the same moment by another request (PostgreSQL)
+        raise Conflict(
+            f"Case {body.case_id} has been rated already (一事一评)", slug="already-rated"
+        ) from exc
     return evaluation
 
 

@@ -37,9 +37,40 @@ class Payload(BaseModel):
 
 
 class ApplicantData(BaseModel):
+    """The applicant in clear: what ``applicant_sealed`` holds once opened with the data key. Events
+    emitted before sealing carried it as ``applicant``; nothing emits it in clear any more."""
+
     name: str
     id_number: str
     phone: str | None = None
+
+
+class ApplicantMaskedData(BaseModel):
+    """The applicant as anyone may see it (张*丰, 371424********123X, 138****5678)."""
+
+    name: str
+    id_number: str
+    phone: str | None = None
+
+
+class CarriesApplicant(BaseModel):
+    """An event that carries the applicant: sealed for the services that print it, masked for the rest."""
+
+    applicant_sealed: str | None = Field(
+        default=None,
+        description="The applicant (name, 身份证号, phone) as JSON sealed with the installation's "
+        "personal-data key (AES-256-GCM, bound to the case number; shared/personal_data.py). Only "
+        "agents and intake hold the key.",
+    )
+    applicant_masked: ApplicantMaskedData | None = Field(
+        default=None, description="The applicant masked, for display by any consumer"
+    )
+    applicant: ApplicantData | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Deprecated, no longer emitted: the applicant in clear, in events emitted before "
+        "sealing (still read from the stream)",
+    )
 
 
 class MaterialRef(BaseModel):
@@ -116,18 +147,16 @@ class CaseEvent(Payload):
     item_code: str
 
 
-class CaseCollectedV1(CaseEvent):
+class CaseCollectedV1(CaseEvent, CarriesApplicant):
     event_type: ClassVar[EventType] = EventType.case_collected
-    applicant: ApplicantData
     materials: list[str]
     collected_by: str
 
 
-class CaseHandedUpV1(CaseEvent):
+class CaseHandedUpV1(CaseEvent, CarriesApplicant):
     event_type: ClassVar[EventType] = EventType.case_handed_up
     to_org: str
     handed_by: str
-    applicant: ApplicantData
     materials: list[str]
     origin_org: str = Field(description="Where the case was first received")
 
@@ -154,7 +183,7 @@ class CaseAcceptedV1(CaseEvent):
     promised_days: int
     due: date
     due_provisional: bool
-    applicant_name: str
+    applicant_name: str = Field(description="The applicant's name masked (张*丰); never in clear on the bus")
     origin_org: str
     evaluation_code: str = Field(description="Printed on the receipt; lets the applicant rate the case")
 

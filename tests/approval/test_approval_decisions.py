@@ -104,7 +104,8 @@ async def test_approval_learns_of_case_from_intake_events(net: Network) -> None:
         TEKUN.promised_days,
     )
     assert (case.origin_org, case.current_org, case.deciding_org) == (VILLAGE, TOWN, COUNTY)
-    assert (case.item_code, case.item_name, case.applicant_name) == (TEKUN.item_code, TEKUN.name, "张三丰")
+    # The name comes masked: intake never puts it in clear on the bus (approval needs no more).
+    assert (case.item_code, case.item_name, case.applicant_name) == (TEKUN.item_code, TEKUN.name, "张*丰")
     # The town's hand-up moves it in the county's queue.
     await net.hand_up_from_town(case_id)
     assert (await net.get("approval", ApprovalCase, case_id)).current_org == COUNTY
@@ -236,6 +237,36 @@ async def test_case_decided_once(net: Network) -> None:
     accepted = next(e for e in net.delivered if e.type == "case.accepted" and e.subject == case_id)
     await feed(net.approval, "approval", [accepted.model_copy(update={"id": "redelivered-as-new-id"})])
     assert (await net.get("approval", ApprovalCase, case_id)).status == "decided"
+
+
+async def test_a_decision_written_over_a_stale_read_is_refused_and_announces_nothing(
+    approval: AsyncEngine,
+) -> None:
+    """The guarded update itself, whatever the database's isolation: a request whose read of the case
+    is older than the case (here: kept in its session while another approver decided) writes nothing."""
+    case_id = case_number(VILLAGE, 31)
+    await feed(approval, "approval", case_events(case_id, VILLAGE, deciding_org=COUNTY)[1:])
+    async with AsyncSession(approval, expire_on_commit=False) as late:
+        seen = await late.get(ApprovalCase, case_id)
+        assert seen is not None and (seen.status, seen.version) == ("accepted", 1)
+        await late.commit()  # the read is over; the loaded case stays in the session as it was
+        await _decide(approval, approver(COUNTY), case_id, "approved")
+        with pytest.raises(Conflict) as lost:
+            await approval_service.decide(
+                late, approver(COUNTY), case_id, DecisionIn(outcome=Outcome.rejected, reason="改判")
+            )
+        await late.rollback()
+    assert lost.value.slug == "case-changed" and "decided" in lost.value.detail
+    stored = await _get(approval, case_id)
+    assert (stored.outcome, stored.version) == ("approved", 2)
+    assert [e.data["outcome"] for e in await outbox(approval, "case.decided", case_id)] == ["approved"]
+
+
+async def _get(engine: AsyncEngine, case_id: str) -> ApprovalCase:
+    async with AsyncSession(engine) as session:
+        case = await session.get(ApprovalCase, case_id)
+    assert case is not None
+    return case
 
 
 async def test_on_time_flag_against_promised_date(approval: AsyncEngine) -> None:

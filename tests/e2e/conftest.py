@@ -15,6 +15,8 @@ import httpx
 import pytest
 
 from deploy.launcher import READY_LINE
+from shared.auth import Principal, issue_token
+from shared.settings import Settings
 from tests.support import database_url_for, free_port, free_port_block
 
 
@@ -37,6 +39,21 @@ class RunningNetwork:
         )
         assert reply.status_code == 200, reply.text
         return reply.json()["access_token"]
+
+    def settings(self) -> Settings:
+        """Settings that sign and verify like this network: the key pair its gateway made under its
+        var dir on first start (the session's own test keys would be refused here)."""
+        keys = self.var_dir / "keys"
+        return Settings(
+            var_dir=self.var_dir,
+            token_signing_key_file=keys / "token-signing-key.pem",
+            token_public_keys_file=keys / "jwks.json",
+            environment="test",
+        )
+
+    def mint(self, principal: Principal) -> str:
+        """A token for any principal, signed with this network's private key (logging in needs an account)."""
+        return issue_token(principal, self.settings())[0]
 
     def client(self, username: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.token(username)}"} if username else {}

@@ -3,13 +3,11 @@ resource it names, through the gateway against the launcher's real processes (te
 
 from __future__ import annotations
 
-import os
+import re
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from shared.auth import Principal, issue_token
 from shared.case_numbers import mint_case_number
@@ -20,18 +18,8 @@ from tests.jurisdiction import matrix
 from tests.jurisdiction.public_routes import PUBLIC_ROUTES
 
 CITY, COUNTY, TOWN, VILLAGE = "371400000000", "371424000000", "371424100000", "371424100201"
-ROOT = Path(__file__).resolve().parents[2]
 MISSING = "x-weimin-missing"  # the gateway's mark on a document some service did not contribute to
 UNKNOWN_CASE = mint_case_number(VILLAGE, date(2026, 1, 5), 1)
-
-
-def network_settings() -> Settings:
-    """The settings the launcher's processes read: no WEIMIN_ variable (the fixture strips them) and
-    the repository's .env, if any."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        for key in [k for k in os.environ if k.startswith("WEIMIN_")]:
-            monkeypatch.delenv(key)
-        return Settings(_env_file=ROOT / ".env")  # type: ignore[call-arg]
 
 
 def minting(settings: Settings) -> matrix.TokenFactory:
@@ -73,6 +61,10 @@ def seed(network: RunningNetwork, document: dict[str, Any]) -> tuple[dict[str, m
     accepted = clerk.post(f"/api/v1/intake/cases/{case_id}/accept", json={"materials": []})
     assert accepted.status_code == 200 and accepted.json()["outcome"] == "accepted", accepted.text
     receipt = accepted.json()["receipt"]
+    # The applicant's rating code is on the printed receipt alone: an outsider must never see it.
+    printed = clerk.get(f"/api/v1/intake/cases/{case_id}/receipt/print")
+    assert printed.status_code == 200, printed.text
+    code = re.search(r"<p class=code>([A-Z0-9-]+)</p>", printed.text).group(1)  # type: ignore[union-attr]
     eventually(
         lambda: supervisor.get(f"/api/v1/cases/{case_id}").json().get("status") == "accepted",
         what="supervision seeing the acceptance",
@@ -123,7 +115,8 @@ def seed(network: RunningNetwork, document: dict[str, Any]) -> tuple[dict[str, m
     seeded = [
         case_id,
         receipt["receipt_no"],
-        receipt["evaluation_code"],
+        code,
+        code.replace("-", ""),
         applicant["id_number"],
         job_id,
         VILLAGE,
@@ -142,7 +135,7 @@ def merged_document(network: RunningNetwork) -> dict[str, Any]:
 def test_every_route_keeps_every_role_inside_its_jurisdiction(network: RunningNetwork) -> None:
     document = merged_document(network)
     fills, seeded, item_code = seed(network, document)
-    token_for = minting(network_settings())
+    token_for = minting(network.settings())  # signed with the key the network's gateway made
     with httpx.Client(base_url=network.gateway, timeout=30) as http:
         me = http.get("/api/v1/me", headers={"Authorization": f"Bearer {token_for('agent', VILLAGE)}"})
         assert me.status_code == 200, f"tokens minted as the network's settings are refused: {me.text}"

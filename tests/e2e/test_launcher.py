@@ -143,7 +143,7 @@ def test_ctrl_c_stops_every_process_and_restart_keeps_data_and_demo_loads_once(t
 def test_demo_loader_refuses_to_run_in_production(tmp_path: Path) -> None:
     settings = Settings(
         environment="production",
-        jwt_secret="x" * 40,
+        token_public_keys_file=tmp_path / "jwks.json",
         database_url="postgresql+psycopg://nowhere/db",
         var_dir=tmp_path,
     )

@@ -3,6 +3,8 @@ village → town → county and back, one case number, one timeline, and the ref
 
 from __future__ import annotations
 
+import re
+
 from shared.case_numbers import parse_case_number
 from tests.e2e.conftest import RunningNetwork
 from tests.e2e.spine import assert_problem, eventually, find_item, villager
@@ -187,7 +189,11 @@ def test_walk_in_decided_by_the_town_is_rated_by_the_applicant_with_the_receipt_
     assert parse_case_number(case_id).org_code == TOWN, "a walk-in's number is minted at the hall"
     accepted = clerk.post(f"/api/v1/intake/cases/{case_id}/accept", json={"materials": []}).json()
     assert accepted["outcome"] == "accepted"
-    code = accepted["receipt"]["evaluation_code"]
+    # The rating code is on the applicant's printed receipt alone, never in an officer's JSON.
+    assert "evaluation_code" not in accepted["receipt"]
+    printed = clerk.get(f"/api/v1/intake/cases/{case_id}/receipt/print")
+    assert printed.status_code == 200 and printed.headers["content-type"].startswith("text/html")
+    code = re.search(r"<p class=code>([A-Z0-9-]+)</p>", printed.text).group(1)  # type: ignore[union-attr]
     assert_problem(clerk.post(f"/api/v1/intake/cases/{case_id}/handoff"), 409)  # the town decides this one
     eventually(lambda: approver.get(f"/api/v1/approval/cases/{case_id}").status_code == 200, what="approval")
     assert (

@@ -92,7 +92,8 @@ def live_gateway(gateway_factory: Gateways) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def bearer() -> Callable[..., dict[str, str]]:
-    """Authorization headers with a token signed with the current settings (call after starting a gateway)."""
+    """Authorization headers with a token signed with the current settings' key (the session's test key
+    pair, which every gateway started here verifies with, unless a test configures its own)."""
 
     def headers(
         username: str = "clerk1",

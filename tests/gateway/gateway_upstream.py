@@ -14,9 +14,14 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, create_model
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON
 from tests.support import free_port
+
+# (service, method, path) of every request that reached a test upstream, recorded as it arrives,
+# before its body is read: a test can show that the gateway kept a request from an upstream.
+ARRIVALS: list[tuple[str, str, str]] = []
 
 UPSTREAM_PROBLEM = (
     b'{"type":"urn:weimin:problem:conflict","title":"Conflict","status":409,"detail":"upstream said no"}'
@@ -30,6 +35,18 @@ class Applicant(BaseModel):
     phone: str
 
 
+class RecordArrivals:
+    """Notes each request in ``ARRIVALS`` when it arrives (pure ASGI: streams stay untouched)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            ARRIVALS.append((self.service, scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+
 def create_upstream_app(service: str) -> FastAPI:
     app = FastAPI(title=f"{service} (test upstream)", description=f"The {service} test upstream")
     # Same schema name in every service, different content: the merge must rename all but the first.
@@ -37,6 +54,7 @@ def create_upstream_app(service: str) -> FastAPI:
     prefix = f"/api/v1/{service}"
     inflight = {"now": 0, "max": 0}
     streams = {"open": 0}
+    app.add_middleware(RecordArrivals, service=service)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -150,7 +150,9 @@ def test_slow_upstream_is_a_504_problem(gateway_factory, bearer: Bearer) -> None
 def test_large_bodies_stream_both_ways(live_gateway, bearer: Bearer) -> None:
     size = 3_000_000
     payload = bytes(range(256)) * 8192  # 2 MiB
-    with httpx.Client(base_url=live_gateway(), headers=bearer(), timeout=10) as client:
+    # Past the default 64 KiB JSON limit: this route is given room (as the catalogue's upload has).
+    url = live_gateway(WEIMIN_MAX_BODY_BYTES=str(4 * 1024 * 1024))
+    with httpx.Client(base_url=url, headers=bearer(), timeout=10) as client:
         with client.stream("GET", "/api/v1/intake/big", params={"size": size}) as big:
             assert big.status_code == 200
             assert "content-length" not in big.headers

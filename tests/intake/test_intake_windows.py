@@ -132,7 +132,9 @@ async def test_complete_materials_accepted_with_receipt(net: Network) -> None:
     assert shown.due > shown.accepted_on
     assert shown.officer == f"clerk-{TOWN}"
     assert shown.org_code == TOWN
-    assert shown.evaluation_code
+    # The rating code is the applicant's: on their printed copy, never in the officer's answer.
+    assert receipt.evaluation_code not in shown.model_dump_json()
+    assert shown.print_url == f"/api/v1/intake/cases/{case_id}/receipt/print"
     async with AsyncSession(net.intake, expire_on_commit=False) as session:
         assert await intake_service.receipt_of(session, case_id) == receipt
     # The acceptance is announced with the receipt's facts; a second acceptance is refused.

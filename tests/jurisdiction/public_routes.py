@@ -23,6 +23,7 @@ class PublicRoute:
 PUBLIC_ROUTES: tuple[PublicRoute, ...] = (
     PublicRoute("POST", "/api/v1/auth/token", "where a caller gets a token: it cannot need one"),
     PublicRoute("GET", "/healthz", "probes of load balancers and monitors carry no token"),
+    PublicRoute("GET", "/.well-known/jwks.json", "the public keys that verify tokens (JWKS): nothing secret"),
     PublicRoute("GET", "/api/v1/orgs", "the org directory is 政务公开 (ARCHITECTURE: no token)"),
     PublicRoute("GET", "/api/v1/orgs/{code}", "one unit of the public org directory"),
     PublicRoute(

@@ -1,57 +1,140 @@
-"""Settings, tokens, jurisdiction by division code, and problem+json rendering."""
+"""Settings, tokens (EdDSA, verified with public keys alone), jurisdiction by division code, and
+problem+json rendering."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ValidationError
 
-from shared.auth import Principal, decode_token, issue_token
+from gateway import keys
+from shared.auth import ALGORITHM, MissingSigningKey, Principal, decode_token, issue_token, read_signing_key
 from shared.divisions import Level, ancestor_at, in_subtree, level_of, parent_of
 from shared.errors import Conflict, Unauthorized, install_error_handlers
 from shared.middleware import RequestIdMiddleware
-from shared.settings import DEV_JWT_SECRET, Settings
+from shared.settings import Settings
 
 AGENT = Principal("agent-371424100201", ("agent",), "371424100201")
+# The HS256 secret `make run` used to sign with, written in the code: anyone could mint with it.
+OLD_SHARED_SECRET = "weimin-development-secret-change-me-0123456789"
 
 
-def test_production_refuses_the_development_secret() -> None:
+def claims(**overrides: object) -> dict[str, object]:
+    now = int(time.time())
+    base = {"sub": "x", "roles": ["agent"], "org_code": "371424100201", "iss": "weimin", "exp": now + 60}
+    return {**base, **overrides}
+
+
+def signed(claims: dict[str, object], settings: Settings) -> str:
+    """A token for exactly these claims, signed with the settings' private key."""
+    key = read_signing_key(settings.signing_key_path)
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+
+def test_production_refuses_to_start_without_configured_token_keys() -> None:
+    database = "postgresql+psycopg://db/weimin"
+    with pytest.raises(ValidationError, match="Token keys"):
+        Settings(
+            environment="production",
+            database_url=database,
+            token_signing_key_file=None,
+            token_public_keys_file=None,
+            jwks_url="",
+        )
     with pytest.raises(ValidationError):
-        Settings(environment="production", database_url="postgresql+psycopg://db/weimin")
-    with pytest.raises(ValidationError):
-        Settings(environment="production", jwt_secret="s" * 40)  # and needs PostgreSQL
-    assert Settings(environment="production", jwt_secret="s" * 40, database_url="postgresql+psycopg://db/w")
+        Settings(
+            environment="production", token_public_keys_file=Path("/etc/weimin/jwks.json")
+        )  # and PostgreSQL
+    assert Settings(
+        environment="production", database_url=database, jwks_url="http://gateway/.well-known/jwks.json"
+    )
+    assert Settings(
+        environment="production", database_url=database, token_signing_key_file=Path("/etc/weimin/key.pem")
+    )
 
 
 def test_settings_read_the_weimin_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEIMIN_NATS_URL", "nats://10.0.0.1:4222")
+    monkeypatch.setenv("WEIMIN_JWKS_URL", "http://gateway:8000/.well-known/jwks.json")
     assert Settings().nats_url == "nats://10.0.0.1:4222"
-    assert Settings().jwt_secret == DEV_JWT_SECRET
+    assert Settings().jwks_url == "http://gateway:8000/.well-known/jwks.json"
 
 
-def test_token_round_trip_carries_identity() -> None:
+def test_development_keys_live_under_the_var_dir_beside_each_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WEIMIN_TOKEN_SIGNING_KEY_FILE", "WEIMIN_TOKEN_PUBLIC_KEYS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(var_dir=Path("/srv/weimin/var"))
+    assert settings.signing_key_path == Path("/srv/weimin/var/keys/token-signing-key.pem")
+    assert settings.public_keys_path == Path("/srv/weimin/var/keys/jwks.json")
+
+
+def test_token_round_trip_carries_identity_and_names_its_key() -> None:
     settings = Settings()
     token, ttl = issue_token(AGENT, settings)
     assert ttl == settings.token_ttl_seconds
+    header = jwt.get_unverified_header(token)
+    assert header["alg"] == "EdDSA" and header["kid"] == keys.read_jwks(settings.public_keys_path)[0]["kid"]
     assert decode_token(token, settings) == AGENT
 
 
-def test_expired_or_foreign_tokens_are_refused() -> None:
-    settings = Settings()
-    expired = jwt.encode(
-        {"sub": "x", "roles": [], "org_code": "371424000000", "iss": "weimin", "exp": int(time.time()) - 10},
-        settings.jwt_secret,
-        algorithm="HS256",
+def test_services_verify_with_the_public_keys_alone(tmp_path: Path) -> None:
+    token, _ = issue_token(AGENT, Settings())
+    service = Settings(
+        token_signing_key_file=tmp_path / "no-private-key-here.pem",
+        token_public_keys_file=Settings().public_keys_path,
     )
+    assert decode_token(token, service) == AGENT
+    with pytest.raises(MissingSigningKey):
+        issue_token(AGENT, service)  # nothing a service holds can mint a token
+
+
+def test_expired_or_foreign_tokens_are_refused(tmp_path: Path) -> None:
+    settings = Settings()
     with pytest.raises(Unauthorized, match="expired"):
-        decode_token(expired, settings)
-    forged, _ = issue_token(AGENT, Settings(jwt_secret="another-secret-" * 3))
-    with pytest.raises(Unauthorized):
+        decode_token(signed(claims(exp=int(time.time()) - 10), settings), settings)
+    # Another installation's key pair: a well-formed EdDSA token this network does not trust.
+    elsewhere = Settings(
+        token_signing_key_file=tmp_path / "other.pem", token_public_keys_file=tmp_path / "o.json"
+    )
+    keys.init(elsewhere)
+    forged, _ = issue_token(AGENT, elsewhere)
+    with pytest.raises(Unauthorized, match="does not trust"):
         decode_token(forged, settings)
+    # The same kid as ours but signed by another key: the signature does not hold.
+    impostor = jwt.encode(
+        claims(),
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": read_signing_key(settings.signing_key_path).kid},
+    )
+    with pytest.raises(Unauthorized, match="not valid"):
+        decode_token(impostor, settings)
+
+
+def test_tokens_signed_with_the_old_shared_secret_or_no_key_are_refused() -> None:
+    settings = Settings()
+    for token in (
+        jwt.encode(claims(roles=["admin"]), OLD_SHARED_SECRET, algorithm="HS256"),
+        jwt.encode(claims(roles=["admin"]), OLD_SHARED_SECRET, algorithm="HS256", headers={"kid": "x"}),
+        jwt.encode(claims(roles=["admin"]), None, algorithm="none"),
+        "not.a.token",
+    ):
+        with pytest.raises(Unauthorized) as refused:
+            decode_token(token, settings)
+        assert refused.value.status == 401
+
+
+def test_a_signed_token_whose_org_code_is_not_a_division_code_is_401() -> None:
+    settings = Settings()
+    for org_code in ("not-a-code", "12345", "3714241002011"):
+        with pytest.raises(Unauthorized, match="division code"):
+            decode_token(signed(claims(org_code=org_code), settings), settings)
 
 
 def test_jurisdiction_is_the_units_subtree() -> None:

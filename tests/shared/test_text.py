@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from shared.schemas import Applicant, MaterialIn
-from shared.text import clean_phone
+from shared.text import Label, LongText, Note, clean_phone
 
 ID = "11010519491231002X"
 
@@ -62,3 +62,20 @@ def test_material_names_refuse_control_characters_and_are_bounded() -> None:
     with pytest.raises(ValidationError):
         MaterialIn(name="申" * 201)
     assert MaterialIn(name="户口簿").name == "户口簿"
+
+
+def test_free_text_keeps_its_line_breaks_and_refuses_other_control_characters() -> None:
+    text = TypeAdapter(LongText)
+    assert text.validate_python("第一行\r\n第二行\t完") == "第一行\n第二行\t完"
+    for bad in ("回车\r覆盖", "响铃\u0007", "\u202e倒序", "零宽\u200b"):
+        with pytest.raises(ValidationError):
+            text.validate_python(bad)
+    with pytest.raises(ValidationError):
+        text.validate_python("长" * 2001)
+    with pytest.raises(ValidationError):
+        TypeAdapter(Note).validate_python("注" * 501)
+    label = TypeAdapter(Label)
+    assert label.validate_python(" 当面送达 ") == "当面送达"
+    for bad in ("当面\n送达", "  ", "送" * 51):
+        with pytest.raises(ValidationError):
+            label.validate_python(bad)

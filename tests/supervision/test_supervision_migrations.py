@@ -69,3 +69,29 @@ async def test_views_of_cases_never_received_at_a_window_are_corrected(tmp_path:
         decided: "decided",
     }
     assert entries == 8
+
+
+async def test_ratings_stored_before_channels_say_who_posted_them(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    by_agent, by_applicant = case_number(VILLAGE, 1), case_number(VILLAGE, 2)
+    migrations.upgrade("supervision", settings, revision="0003")
+    engine = migrations.sync_engine("supervision", settings)
+    try:
+        with engine.begin() as conn:
+            for case_id, rated_by in ((by_agent, "agent-wang"), (by_applicant, "applicant")):
+                conn.execute(
+                    text(
+                        "INSERT INTO evaluation (case_id, rating, rated_by, org_code, created_at) "
+                        "VALUES (:case_id, 5, :rated_by, :org_code, '2026-11-02 01:00:00')"
+                    ),
+                    {"case_id": case_id, "rated_by": rated_by, "org_code": COUNTY},
+                )
+        migrations.upgrade("supervision", settings)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT case_id, rated_by, channel, caller FROM evaluation")).all()
+    finally:
+        engine.dispose()
+    assert sorted(tuple(r) for r in rows) == [
+        (by_agent, "agent-wang", "agent", "agent-wang"),
+        (by_applicant, "applicant", "receipt_code", "anonymous"),
+    ]

@@ -26,6 +26,7 @@ async def _based_on(
         str | None,
         Header(
             alias="If-Match",
+            max_length=1000,
             description="The ETag of the version this write is based on; a stale one is a 412, none a 428",
         ),
     ] = None,

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from services.catalogue import imports, spreadsheet
@@ -22,6 +23,9 @@ router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "catalogue_template.xlsx"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+JobId = Annotated[
+    str, PathParam(pattern=r"^[0-9a-f]{32}$", description="The job's id, as its Location gave it")
+]
 
 
 def _read(job: ImportJob) -> ImportJobRead:
@@ -57,7 +61,10 @@ async def start_import(
     background: BackgroundTasks,
     principal: CurrentPrincipal,
     session: SessionDep,
-    file: Annotated[UploadFile, File(description="The spreadsheet, in the template's layout")],
+    file: Annotated[
+        UploadFile,
+        File(description=f"The spreadsheet, in the template's layout; at most {imports.MAX_BYTES} bytes"),
+    ],
     publish: Annotated[bool, Form()] = True,
 ) -> ImportJobRead:
     data = await file.read(imports.MAX_BYTES + 1)
@@ -73,9 +80,9 @@ async def start_import(
     "/imports/{job_id}",
     response_model=ImportJobRead,
     summary="An import job: status, progress (rows_done of rows_total), and its row-by-row report",
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
-async def get_import(job_id: str, principal: CurrentPrincipal, session: SessionDep) -> ImportJobRead:
+async def get_import(job_id: JobId, principal: CurrentPrincipal, session: SessionDep) -> ImportJobRead:
     return _read(await imports.get_job(session, principal, job_id))
 
 

@@ -109,7 +109,7 @@ async def list_versions(
 )
 async def get_version(
     item_code: ItemCode,
-    version_no: Annotated[int, Path(ge=1)],
+    version_no: Annotated[int, Path(ge=1, le=1_000_000)],
     session: SessionDep,
     principal: OptionalPrincipal,
     response: Response,
