@@ -14,7 +14,6 @@ import importlib
 import json
 import logging
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -197,20 +196,32 @@ def run(var_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def main() -> None:
+def measure() -> dict[str, Any]:
+    """The figures, in a temporary var dir; the process's environment is left as it was."""
     logging.getLogger("httpx").setLevel(logging.WARNING)
     saved = dict(os.environ)
     try:
         with tempfile.TemporaryDirectory(prefix="weimin-bench-catalogue-") as tmp:
-            figures = run(Path(tmp))
+            return run(Path(tmp))
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    figures["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count()}
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / "catalogue_search.json"
+        from shared.settings import get_settings
+
+        get_settings.cache_clear()
+
+
+def main(results: Path = RESULTS) -> dict[str, Any]:
+    """``python -m bench.catalogue_search`` (also ``make bench SECTION=catalogue_search``)."""
+    from bench.common import machine_facts
+
+    figures = measure()
+    figures["machine"] = machine_facts()
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / "catalogue_search.json"
     out.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
     print(f"catalogue search: {json.dumps(figures['search_http_in_process'])} -> {out}")
+    return figures
 
 
 if __name__ == "__main__":

