@@ -302,6 +302,62 @@ def keyring_for_migration(connection: Any) -> Keyring:
 # --------------------------------------------------------------------------- columns and the applicant
 
 
+APPLICANT_COLUMNS = ("applicant_name", "applicant_id_number", "applicant_phone")
+
+
+def _applicant_rows(table: str) -> Any:
+    import sqlalchemy as sa
+
+    return sa.table(
+        table,
+        sa.column("case_id"),
+        *(sa.column(c) for c in APPLICANT_COLUMNS),
+        sa.column("applicant_id_number_hash"),
+    )
+
+
+def seal_applicant_rows(connection: Any, table: str) -> None:
+    """Data migration: seal the applicant columns of every row of ``table`` still in clear, and fill
+    its ``applicant_id_number_hash`` (agents' and intake's case tables share these column names)."""
+    import sqlalchemy as sa
+
+    cases = _applicant_rows(table)
+    rows = connection.execute(sa.select(cases)).mappings().all()
+    if not rows:
+        return
+    keys = keyring_for_migration(connection)
+    for row in rows:
+        values = {
+            column: keys.seal(row[column], context=f"{table}.{column}")
+            for column in APPLICANT_COLUMNS
+            if row[column] is not None and not is_sealed(row[column])
+        }
+        id_number = row["applicant_id_number"]
+        if is_sealed(id_number):
+            id_number = keys.open(id_number, context=f"{table}.applicant_id_number")
+        values["applicant_id_number_hash"] = keys.lookup_hash(id_number)
+        connection.execute(cases.update().where(cases.c.case_id == row["case_id"]).values(**values))
+
+
+def open_applicant_rows(connection: Any, table: str) -> None:
+    """Data migration, downgrade: open the sealed applicant columns of every row of ``table``."""
+    import sqlalchemy as sa
+
+    cases = _applicant_rows(table)
+    rows = connection.execute(sa.select(cases)).mappings().all()
+    if not rows:
+        return
+    keys = keyring_for_migration(connection)
+    for row in rows:
+        values = {
+            column: keys.open(row[column], context=f"{table}.{column}")
+            for column in APPLICANT_COLUMNS
+            if is_sealed(row[column])
+        }
+        if values:
+            connection.execute(cases.update().where(cases.c.case_id == row["case_id"]).values(**values))
+
+
 class SealedString(TypeDecorator[str]):
     """A column whose value is sealed in the database and clear in Python (for its own ``context``).
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from shared.personal_data import is_sealed, keyring_for_migration
+from shared.personal_data import open_applicant_rows, seal_applicant_rows
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -24,13 +24,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLE = "intake_case"
-SEALED = ("applicant_name", "applicant_id_number", "applicant_phone")
-
-
-def _cases() -> sa.TableClause:
-    return sa.table(
-        TABLE, sa.column("case_id"), *(sa.column(c) for c in SEALED), sa.column("applicant_id_number_hash")
-    )
 
 
 def upgrade() -> None:
@@ -53,23 +46,8 @@ def upgrade() -> None:
             batch_op.f("ix_intake_case_applicant_id_number_hash"), ["applicant_id_number_hash"], unique=False
         )
 
-    # Data: read each case in clear, write it back sealed (with its lookup hash).
-    connection = op.get_bind()
-    cases = _cases()
-    rows = connection.execute(sa.select(cases)).mappings().all()
-    if rows:
-        keys = keyring_for_migration(connection)
-        for row in rows:
-            values = {
-                column: keys.seal(row[column], context=f"{TABLE}.{column}")
-                for column in SEALED
-                if row[column] is not None and not is_sealed(row[column])
-            }
-            id_number = row["applicant_id_number"]
-            if is_sealed(id_number):
-                id_number = keys.open(id_number, context=f"{TABLE}.applicant_id_number")
-            values["applicant_id_number_hash"] = keys.lookup_hash(id_number)
-            connection.execute(cases.update().where(cases.c.case_id == row["case_id"]).values(**values))
+    # Data: every case in clear is sealed, with its lookup hash (shared/personal_data.py).
+    seal_applicant_rows(op.get_bind(), TABLE)
 
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
         batch_op.alter_column(
@@ -81,19 +59,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    connection = op.get_bind()
-    cases = _cases()
-    rows = connection.execute(sa.select(cases)).mappings().all()
-    if rows:
-        keys = keyring_for_migration(connection)
-        for row in rows:
-            values = {
-                column: keys.open(row[column], context=f"{TABLE}.{column}")
-                for column in SEALED
-                if is_sealed(row[column])
-            }
-            if values:
-                connection.execute(cases.update().where(cases.c.case_id == row["case_id"]).values(**values))
+    open_applicant_rows(op.get_bind(), TABLE)
 
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intake_case_applicant_id_number_hash"))
