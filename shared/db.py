@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -71,18 +73,62 @@ def make_engine(service: str, settings: Settings) -> AsyncEngine:
         def _begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock at the start and waits (busy timeout) for it: a deferred
             # transaction that reads, then writes, fails at once with "database is locked" when
-            # another writer went first, which clients would see as a 500.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # another writer went first, which clients would see as a 500. A read-only session (a
+            # GET's, see ``reader``) begins deferred: WAL readers never wait for the writer.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
-        pool_pre_ping=True,
+        # No ping before each use (a round trip per request): a connection found dead invalidates the
+        # pool and the request answers 503 "retry" (shared.errors); recycling bounds a connection's age.
+        pool_recycle=1800,
         hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         connect_args={"options": f"-csearch_path={schema_for(service)}"},
     )
+    # Short steps of their own (minting a case number) run on a small autocommitting pool beside the
+    # sessions' pool: a statement there commits as it runs, so its row lock lasts one statement, and
+    # a session that already holds a connection never waits for its own pool to mint.
+    _short_step_engines[engine.sync_engine] = create_async_engine(
+        url,
+        pool_recycle=1800,
+        hide_parameters=True,
+        isolation_level="AUTOCOMMIT",
+        pool_size=settings.db_short_step_pool_size,
+        max_overflow=0,
+        connect_args={"options": f"-csearch_path={schema_for(service)}"},
+    )
+    return engine
+
+
+READ_ONLY = "weimin_read_only"
+_short_step_engines: WeakKeyDictionary[Engine, AsyncEngine] = WeakKeyDictionary()
+
+
+def short_step_engine(session: AsyncSession) -> AsyncEngine | None:
+    """The autocommitting engine beside the session's (PostgreSQL), or None (SQLite: one writer at a
+    time already, so a step of its own would only add a commit)."""
+    bind = session.sync_session.get_bind()
+    engine = bind.engine if bind is not None else None
+    return _short_step_engines.get(engine) if engine is not None else None
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same engine (and pool) for sessions that only read: on SQLite their transactions begin
+    deferred, so a GET never queues behind a writer for the write lock it does not need."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+async def dispose_engine(engine: AsyncEngine) -> None:
+    short = _short_step_engines.pop(engine.sync_engine, None)
+    if short is not None:
+        await short.dispose()
+    await engine.dispose()
 
 
 @asynccontextmanager
@@ -97,10 +143,33 @@ async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             raise
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    engine = request.app.state.engine
+    if request.method in _READS:
+        engine = getattr(request.app.state, "read_engine", None) or engine
+    async with session_scope(engine) as session:
+        yield session
+
+
+async def _write_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with session_scope(request.app.state.engine) as session:
         yield session
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx means it is stored.
+# A GET's session only reads (on SQLite its transaction begins deferred and could not take the write
+# lock later without failing); a GET that records something (a receipt's printing) takes WriteSessionDep.
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(_write_session, scope="function")]
+
+
+async def insert_row(session: AsyncSession, row: Any) -> None:
+    """Insert one new row with a single INSERT in the session's transaction, outside the unit of work
+    (the hot create paths: the flush machinery cost more than the statement). The object stays
+    transient; read it, never change it expecting an UPDATE."""
+    table = type(row).__table__
+    values = {c.key: getattr(row, c.key) for c in table.columns if getattr(row, c.key, None) is not None}
+    await session.exec(insert(table), params=values)  # type: ignore[call-overload]

@@ -16,6 +16,7 @@ from shared.clock import utcnow
 from shared.divisions import Level, ancestor_at, level_of
 from shared.events.envelope import Envelope
 from shared.events.types import DirectoryPublishedV1
+from shared.local_copies import LocalCopies
 
 
 class DirectoryCopy(SQLModel, table=True):
@@ -30,8 +31,13 @@ class DirectoryCopy(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+# Every collect checks its village's directory: from memory, dropped when a new one is applied.
+_copies: LocalCopies[tuple[str, str], DirectoryCopy] = LocalCopies()
+
+
 async def apply_directory_published(session: AsyncSession, envelope: Envelope) -> None:
     payload = DirectoryPublishedV1.model_validate(envelope.data)
+    _copies.drop_on_commit(session, (payload.county_code, payload.level))
     copy = await session.get(DirectoryCopy, (payload.county_code, payload.level))
     if copy is not None and copy.version_no >= payload.version_no:
         return  # a late or repeated older version never replaces a newer one
@@ -54,7 +60,13 @@ async def listed_at(session: AsyncSession, org_code: str, item_code: str) -> boo
     None when the county has published no directory for that level yet (nothing to check against).
     """
     level = level_of(org_code)
-    copy = await session.get(DirectoryCopy, (ancestor_at(org_code, Level.county), level.value))
+    key = (ancestor_at(org_code, Level.county), level.value)
+
+    async def load() -> DirectoryCopy | None:
+        row = await session.get(DirectoryCopy, key)
+        return DirectoryCopy.model_validate(row.model_dump()) if row is not None else None
+
+    copy = await _copies.get(session, key, load)
     if copy is None:
         return None
     listed = item_code in copy.item_codes

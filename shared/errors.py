@@ -157,6 +157,25 @@ def install_error_handlers(app: FastAPI) -> None:
             request,
         )
 
+    from sqlalchemy.exc import DBAPIError
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Pooled connections are not pinged before each use (a round trip per request): after the
+        # database restarts, the first use of a dead connection fails, the pool drops all of them, and
+        # the caller is told to retry (nothing was written) instead of seeing a 500.
+        if not exc.connection_invalidated:
+            raise exc
+        answer = problem(
+            503,
+            ServiceUnavailable.title,
+            "The database connection was lost; nothing was written. Retry in a moment",
+            "database-unavailable",
+            request,
+        )
+        answer.headers["Retry-After"] = "1"
+        return answer
+
     # Anything unexpected becomes a problem+json 500 in RequestIdMiddleware, which wraps the whole app.
 
 

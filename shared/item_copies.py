@@ -17,6 +17,7 @@ from shared.divisions import in_subtree
 from shared.errors import InvalidInput
 from shared.events.envelope import Envelope
 from shared.events.types import ItemPublishedV1, ItemRetiredV1, MaterialRef
+from shared.local_copies import LocalCopies
 
 
 class ItemCopy(SQLModel, table=True):
@@ -44,8 +45,13 @@ class ItemCopy(SQLModel, table=True):
         return [m.name for m in self.material_refs() if m.required]
 
 
+# Every create reads its item: from memory (shared.local_copies), dropped when an event changes it.
+_copies: LocalCopies[str, ItemCopy] = LocalCopies()
+
+
 async def apply_item_published(session: AsyncSession, envelope: Envelope) -> None:
     payload = ItemPublishedV1.model_validate(envelope.data)
+    _copies.drop_on_commit(session, payload.item_code)
     copy = await session.get(ItemCopy, payload.item_code)
     if copy is not None and copy.version_no > payload.version_no:
         return  # an older version arriving late never overwrites a newer one
@@ -71,6 +77,7 @@ async def apply_item_published(session: AsyncSession, envelope: Envelope) -> Non
 
 async def apply_item_retired(session: AsyncSession, envelope: Envelope) -> None:
     payload = ItemRetiredV1.model_validate(envelope.data)
+    _copies.drop_on_commit(session, payload.item_code)
     copy = await session.get(ItemCopy, payload.item_code)
     if copy is not None and copy.version_no <= payload.version_no:
         copy.retired = True
@@ -88,7 +95,13 @@ async def published_item(session: AsyncSession, item_code: str, *, allow_retired
 
     ``allow_retired`` serves cases already received: retiring an item never strands a running case.
     """
-    copy = await session.get(ItemCopy, item_code)
+
+    async def load() -> ItemCopy | None:
+        row = await session.get(ItemCopy, item_code)
+        # A detached snapshot: requests share it, no session owns it.
+        return ItemCopy.model_validate(row.model_dump()) if row is not None else None
+
+    copy = await _copies.get(session, item_code, load)
     if copy is None or (copy.retired and not allow_retired):
         raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
     return copy

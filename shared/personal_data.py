@@ -270,9 +270,18 @@ def keyring_for(settings: Settings) -> Keyring:
     return _load(_data_source(settings), _lookup_source(settings))
 
 
+_current: tuple[Settings, Keyring] | None = None
+
+
 def keyring() -> Keyring:
-    """The keys of this process's settings: what the services seal and open with."""
-    return keyring_for(get_settings())
+    """The keys of this process's settings: what the services seal and open with. Remembered for
+    the settings object it was found for (each seal and open asks; finding the source every time
+    cost more than the sealing)."""
+    global _current
+    settings = get_settings()
+    if _current is None or _current[0] is not settings:
+        _current = (settings, keyring_for(settings))
+    return _current[1]
 
 
 async def require_keys(app: Any = None) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from shared import migrations
-from shared.db import make_engine
+from shared.db import dispose_engine, make_engine, reader
 from shared.errors import install_error_handlers
 from shared.events.consumer import EventConsumer, Subscription
 from shared.events.nats_link import NatsLink
@@ -77,6 +77,7 @@ def create_service_app(
                 relay.notify()
 
         app.state.engine, app.state.nats, app.state.relay = engine, link, relay
+        app.state.read_engine = reader(engine)
         link.start()
         relay.start()
         consumer = EventConsumer(engine, link, subscription) if subscription else None
@@ -92,7 +93,7 @@ def create_service_app(
                 await consumer.stop()
             await relay.stop()
             await link.close()
-            await engine.dispose()
+            await dispose_engine(engine)
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)

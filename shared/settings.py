@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Connections per service process (async: a request waiting for one holds no thread).
     db_pool_size: int = 10
     db_max_overflow: int = 30
+    # PostgreSQL: the small autocommitting pool for short steps of their own (minting case numbers).
+    db_short_step_pool_size: int = 4
     # Each process brings its database to the newest migration at start (idempotent; on PostgreSQL
     # serialised by an advisory lock). Production may run `python -m shared.migrations` first instead.
     auto_migrate: bool = True

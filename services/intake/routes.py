@@ -17,7 +17,7 @@ from services.intake.schemas import (
 )
 from shared.auth import CurrentPrincipal
 from shared.clock import today_cn
-from shared.db import SessionDep
+from shared.db import SessionDep, WriteSessionDep
 from shared.errors import problem_responses
 from shared.idempotency import Idempotent
 from shared.params import CaseIdParam, CaseListQuery
@@ -149,7 +149,7 @@ async def get_receipt(case_id: CaseIdParam, principal: CurrentPrincipal, session
     },
 )
 async def print_receipt(
-    case_id: CaseIdParam, principal: CurrentPrincipal, session: SessionDep
+    case_id: CaseIdParam, principal: CurrentPrincipal, session: WriteSessionDep
 ) -> HTMLResponse:
     receipt, printed, copy_no = await service.print_receipt(session, principal, case_id)
     page = receipts.render_html(receipt, copy_no=copy_no, printed_at=printed.printed_at)

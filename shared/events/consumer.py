@@ -2,6 +2,10 @@
 
 The handler's effect and the inbox row commit in one transaction, then the message is acked. A
 redelivered or duplicated event finds its id in the inbox and is acked without a second effect.
+
+A fetched batch is applied in one transaction (one inbox read, the handlers in order, one commit),
+so a consumer keeps up with a burst of creates; when anything in it fails, the batch is rolled back
+and applied again one event per transaction, so one bad event never holds back the others.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,6 +79,49 @@ async def apply_once(engine: AsyncEngine, subscription: Subscription, subject: s
     return True
 
 
+async def apply_batch(
+    engine: AsyncEngine, subscription: Subscription, messages: list[tuple[str, bytes]]
+) -> list[bool]:
+    """Apply messages in order, all in one transaction when they all succeed; otherwise one by one.
+    Returns, per message, whether it may be acked."""
+    if len(messages) == 1:
+        return [await apply_once(engine, subscription, *messages[0])]
+    work: list[tuple[Envelope, Handler]] = []
+    for subject, body in messages:
+        try:
+            envelope = Envelope.model_validate_json(body)
+        except ValidationError:
+            continue  # apply_once logs and drops it below, if the batch falls back; else skipped
+        handler = subscription.handler_for(subject)
+        if handler is not None:
+            work.append((envelope, handler))
+    try:
+        async with session_scope(engine) as session:
+            inbox = InboxEvent.__table__  # type: ignore[attr-defined]
+            applied = set(
+                (
+                    await session.exec(  # type: ignore[call-overload]
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == subscription.durable,
+                            inbox.c.event_id.in_([envelope.id for envelope, _ in work]),
+                        )
+                    )
+                ).scalars()
+            )
+            for envelope, handler in work:
+                if envelope.id in applied:
+                    continue
+                applied.add(envelope.id)
+                current_traceparent.set(valid_traceparent(envelope.traceparent))
+                await handler(session, envelope)
+                session.add(
+                    InboxEvent(consumer=subscription.durable, event_id=envelope.id, type=envelope.type)
+                )
+    except Exception:  # noqa: BLE001 - each event again on its own: the failing one is found and logged
+        return [await apply_once(engine, subscription, subject, body) for subject, body in messages]
+    return [True] * len(messages)
+
+
 class EventConsumer:
     def __init__(self, engine: AsyncEngine, link: NatsLink, subscription: Subscription, batch: int = 100):
         self.engine = engine
@@ -115,8 +163,10 @@ class EventConsumer:
                         messages: list[Msg] = await pull.fetch(self.batch, timeout=1)
                     except (NatsTimeout, TimeoutError):
                         continue
-                    for msg in messages:
-                        ok = await apply_once(self.engine, self.subscription, msg.subject, msg.data)
+                    results = await apply_batch(
+                        self.engine, self.subscription, [(msg.subject, msg.data) for msg in messages]
+                    )
+                    for msg, ok in zip(messages, results, strict=True):
                         if ok:
                             await msg.ack()
                         else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,16 +74,34 @@ def emit(
         dataschema=f"urn:weimin:event:{type}:v{version}",
         data=payload,
     )
-    session.add(
-        OutboxEvent(
-            event_id=envelope.id,
-            nats_subject=envelope.nats_subject,
-            envelope=envelope.model_dump_json(),
-            created_at=envelope.time,
-        )
+    session.info.setdefault(_PENDING_ROWS, []).append(
+        {
+            "event_id": envelope.id,
+            "nats_subject": envelope.nats_subject,
+            "envelope": envelope.model_dump_json(),
+            "created_at": envelope.time,
+        }
     )
     session.info["outbox_written"] = True
     return envelope
+
+
+# Emitted events wait in the session and are written just before it commits, all in one INSERT (no
+# unit of work for the outbox: it is written at every create): still in the same transaction as the
+# state change they announce, in the order they were emitted.
+_PENDING_ROWS = "weimin_outbox_rows"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_outbox(session: Session) -> None:
+    rows = session.info.pop(_PENDING_ROWS, None)
+    if rows:
+        session.execute(insert(OutboxEvent.__table__), rows)  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_outbox(session: Session) -> None:
+    session.info.pop(_PENDING_ROWS, None)
 
 
 def emit_event(
