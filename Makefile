@@ -36,7 +36,7 @@ lint: $(STAMP)
 
 # Figures for issue 8, never asserted: wrk (installed with apt-get when missing and run as root) against
 # the bare baseline and Weimin on PostgreSQL and SQLite. `make bench SECTION=create` runs one section
-# (catalogue_search, create, item, gateway, lists); BENCH_SECONDS=2 BENCH_CASES=20000 for a smoke run
+# (catalogue_search, create, item, gateway, handup, lists); BENCH_SECONDS=2 BENCH_CASES=20000 for a smoke run
 # (its figures go to var/bench/results-smoke). Settings: bench/common.py; results: bench/results/.
 SECTION ?=
 bench: $(STAMP)

@@ -162,6 +162,14 @@ def _targets(sections: dict[str, dict[str, Any]]) -> list[str]:
             f"- Gateway cost under 15 % of the direct path: worst cell {worst['op']} c={worst['c']} at "
             f"{worst['gateway_share']:.0%} of direct: {verdict(worst['gateway_share'] >= 0.85)}."
         )
+    for row in sections.get("handup", {}).get("handup", []):
+        ok = row["p99_ms"] is not None and row["p99_ms"] < 200 and not row["failure_count"]
+        lines.append(
+            f"- A village hand-up visible on the county timeline p99 < 200 ms under the "
+            f"{row['connections']}-client create load ({BACKEND.get(row['backend'], row['backend'])}): "
+            f"p99 {row['p99_ms']} ms over {row['hand_ups']} hand-ups, {row['failure_count']} failures: "
+            f"{verdict(ok)}."
+        )
     lists = sections.get("lists", {})
     for backend, rows in lists.get("lists", {}).items():
         slow = [r for r in rows if r.get("p95_ms") is not None and r["p95_ms"] >= 20]
@@ -204,6 +212,26 @@ def write_readme(results: Path) -> Path:
             continue
         out += [f"## {title}", "", f"Taken {_machine(data)}.", "", *_matrix(data["cells"]), ""]
         out += ["<details><summary>every cell</summary>", "", *_detail(data["cells"]), "", "</details>", ""]
+    handup = sections.get("handup")
+    if handup and handup.get("handup"):
+        out += [
+            "## A village hand-up on the county timeline, under create load",
+            "",
+            f"Taken {_machine(handup)}.",
+            "",
+            *handup.get("notes", []),
+            "",
+            "| backend | hand-ups | p50 ms | p95 ms | p99 ms | max ms | failures | creates/s meanwhile | "
+            "create p99 ms | create errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in handup["handup"]:
+            out.append(
+                f"| {BACKEND.get(r['backend'], r['backend'])} | {r['hand_ups']} | {_num(r['p50_ms'], 1)} | "
+                f"{_num(r['p95_ms'], 1)} | {_num(r['p99_ms'], 1)} | {_num(r['max_ms'], 1)} | "
+                f"{r['failure_count']} | {r['create_rps']} | {r['create_p99_ms']} | {r['create_errors']} |"
+            )
+        out.append("")
     lists = sections.get("lists")
     if lists:
         out += ["## Case lists and county stats on the kept data set", "", f"Taken {_machine(lists)}.", ""]

@@ -10,6 +10,8 @@ Sections:
   item              wrk: bare GET vs Weimin catalogue item, direct and through the gateway, PG and SQLite
   gateway           wrk: the gateway's cost (through the gateway / direct) for a public read, an
                     authenticated read and the create, on PostgreSQL
+  handup            a village hand-up's delay until the county timeline shows it, under a 64-client
+                    create load through the gateway (bench/handup.py)
   lists             every case list's first and deep page and the county stats on the kept data set
                     (BENCH_CASES cases, loaded once by bench/dataset.py), wrk at one connection
 
@@ -40,8 +42,8 @@ from bench.common import (
     write_json,
 )
 
-ORDER = ["catalogue_search", "create", "item", "gateway", "lists"]
-NEEDS_WRK = {"create", "item", "gateway", "lists"}
+ORDER = ["catalogue_search", "create", "item", "gateway", "handup", "lists"]
+NEEDS_WRK = {"create", "item", "gateway", "handup", "lists"}
 
 
 def _catalogue_search(s: BenchSettings, pg: Postgres) -> None:
@@ -51,13 +53,14 @@ def _catalogue_search(s: BenchSettings, pg: Postgres) -> None:
 
 
 def _sections() -> dict[str, Callable[[BenchSettings, Postgres], Section | None]]:
-    from bench import http_sections, lists
+    from bench import handup, http_sections, lists
 
     return {
         "catalogue_search": _catalogue_search,
         "create": http_sections.create_section,
         "item": http_sections.item_section,
         "gateway": http_sections.gateway_section,
+        "handup": handup.handup_section,
         "lists": lists.lists_section,
     }
 
