@@ -9,8 +9,10 @@ county's units and the year before the load:
   town hall, 30 %, or the county hall, 10 %) and ``receipt`` (every accepted case);
 - approval ``approval_case`` (every accepted case, at the unit that decides it);
 - supervision ``case_view`` (every case), ``timeline_entry`` (one per event: collected, handed up,
-  received, notice issued, accepted, handed up the halls, decided, delivered, evaluated) and
-  ``evaluation`` (about a third of the decided cases);
+  received, notice issued, accepted, handed up the halls, decided, delivered, evaluated),
+  ``evaluation`` (about a third of the decided cases) and the counters its stats read
+  (``unit_figures``, ``open_cases_due``: what its event handlers would have counted, by the rules of
+  ``services.supervision.read_models.figures_of`` applied to each case's view);
 - each minting service's ``case_sequence`` (when it keeps one), so a new case never collides.
 
 Older cases have mostly run their course (delivered, decided); recent ones are spread over every
@@ -48,7 +50,7 @@ from typing import Any
 
 from bench.common import BENCH_VAR, Postgres, say
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SERVICES = ("agents", "intake", "approval", "supervision")
 DAYS = 365
 FLUSH_EVERY = 20_000  # cases per transaction / COPY batch
@@ -125,6 +127,8 @@ SURNAMES = (
 )
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国玉兰淑珍志强桂兰凤英国华春梅海燕"
 CN = timedelta(hours=8)
+FIGURES = ("received", "accepted", "decided", "on_time", "decided_late", "rated", "satisfied")
+SATISFIED_FROM = 3  # services.supervision.read_models.SATISFIED_FROM
 
 
 def parent_of(code: str) -> str | None:
@@ -310,6 +314,8 @@ TABLE_SERVICE = {
     "case_view": "supervision",
     "timeline_entry": "supervision",
     "evaluation": "supervision",
+    "unit_figures": "supervision",
+    "open_cases_due": "supervision",
 }
 
 
@@ -344,6 +350,9 @@ class Generator:
         self.rating_cum = list(itertools.accumulate([70, 15, 7, 4, 4]))
         self.prefix: dict[tuple[str, date], str] = {}
         self.orgs: dict[tuple[str, ...], list[str]] = {}
+        # supervision's counters, as its handlers keep them: per origin, and open cases per due date
+        self.unit_figures: dict[str, dict[str, int]] = {}
+        self.open_due: dict[tuple[str, date], int] = {}
 
     def pick(self, seq: list[Any]) -> Any:
         return seq[int(self.random() * len(seq))]
@@ -641,6 +650,35 @@ class Generator:
             shared_orgs = self.orgs[key] = orgs
         view.update(current_org=current, orgs=shared_orgs)
         rows.table("case_view").append(view)
+        self.count(view)
+
+    def count(self, view: dict[str, Any]) -> None:
+        """Add the case to supervision's counters (the rules of read_models.figures_of)."""
+        origin, rating, on_time = view["origin_org"], view["rating"], view["on_time"]
+        figures = self.unit_figures.get(origin)
+        if figures is None:
+            figures = self.unit_figures[origin] = dict.fromkeys(FIGURES, 0)
+        figures["received"] += 1
+        if view["accepted_at"] is not None:
+            figures["accepted"] += 1
+            if view["decided_at"] is None and view["due"] is not None:
+                key = (origin, view["due"])
+                self.open_due[key] = self.open_due.get(key, 0) + 1
+        if view["decided_at"] is not None:
+            figures["decided"] += 1
+        if on_time is not None:
+            figures["on_time" if on_time else "decided_late"] += 1
+        if rating is not None:
+            figures["rated"] += 1
+            figures["satisfied"] += rating >= SATISFIED_FROM
+
+    def counter_rows(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "unit_figures": [{"org_code": org, **figures} for org, figures in self.unit_figures.items()],
+            "open_cases_due": [
+                {"org_code": org, "due": due, "cases": n} for (org, due), n in self.open_due.items()
+            ],
+        }
 
 
 # ---------------------------------------------------------------------------------------- writing rows
@@ -881,6 +919,12 @@ def write(t: Target, pg: Postgres, generator: Generator) -> dict[str, int]:
                 spec = Columns(tables[service]["case_sequence"], dialect, rows)
                 sinks[service].write("case_sequence", spec.names, spec.convert(rows))
                 counts[f"{service}.case_sequence"] = len(rows)
+        for table, rows in generator.counter_rows().items():
+            if table not in tables["supervision"] or not rows:
+                continue  # an older tree counts per request
+            spec = Columns(tables["supervision"][table], dialect, rows)
+            sinks["supervision"].write(table, spec.names, spec.convert(rows))
+            counts[table] = len(rows)
         say("    analysing ...")
         for service, sink in sinks.items():
             sink.analyze(

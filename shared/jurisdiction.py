@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, false, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlmodel import col
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -22,17 +22,51 @@ from shared.errors import Forbidden, NotFound
 T = TypeVar("T")
 
 
+def _next_prefix(prefix: str) -> str | None:
+    """The smallest digit string of the same length above ``prefix`` (None past ``99…9``)."""
+    above = int(prefix) + 1
+    return None if above >= 10 ** len(prefix) else str(above).zfill(len(prefix))
+
+
+def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """SQL: the column's text starts with the digit string ``prefix``, as a range of the column.
+
+    ``prefix <= column < next(prefix)`` holds exactly for the strings that start with ``prefix``
+    (digits order the same in every collation), and unlike ``LIKE 'prefix%'`` it is an index range
+    on both databases (SQLite's LIKE is case-insensitive and skips indexes; PostgreSQL's needs
+    ``text_pattern_ops`` under a non-C collation), so an index on ``(column, ...)`` serves it."""
+    above = _next_prefix(prefix)
+    if above is None:
+        return col(column) >= prefix
+    return and_(col(column) >= prefix, col(column) < above)
+
+
 def within(principal: Principal, *org_columns: Any) -> ColumnElement[bool]:
     """SQL: true when any of the rows' unit columns lies inside the principal's subtree."""
     if not is_division_code(principal.org_code):
         return false()
-    prefix = prefix_of(principal.org_code)
-    return or_(*(col(column).startswith(prefix) for column in org_columns))
+    code, prefix = principal.org_code, prefix_of(principal.org_code)
+    if prefix == code:  # a village: its subtree is itself (a unit column holds 12-digit codes)
+        return or_(*(col(column) == code for column in org_columns))
+    return or_(*(starts_with(column, prefix) for column in org_columns))
 
 
-def visible(query: SelectOfScalar[T], principal: Principal, *org_columns: Any) -> SelectOfScalar[T]:
-    """Scope a list query to the principal's subtree (by any of the given unit columns)."""
-    return query.where(within(principal, *org_columns))
+def visible(
+    query: SelectOfScalar[T], principal: Principal, *org_columns: Any, case_number: Any = None
+) -> SelectOfScalar[T]:
+    """Scope a list query to the principal's subtree (by any of the given unit columns).
+
+    ``case_number``: the rows' 办件编号 column, for a table whose unit columns each name the unit
+    where the case was first received or one above it. A case number begins with the unit that first
+    received the case (shared/case_numbers.py), and a unit in the subtree has every unit below it
+    there too, so every visible row's number lies in the subtree's range of numbers: said in SQL, it
+    lets a list ordered by case number walk that range alone instead of every case. It selects no
+    other rows (it is implied), it only tells the database where they are.
+    """
+    query = query.where(within(principal, *org_columns))
+    if case_number is not None and is_division_code(principal.org_code):
+        query = query.where(starts_with(case_number, prefix_of(principal.org_code)))
+    return query
 
 
 def governed_or_404(

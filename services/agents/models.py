@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.case_sequences import CaseSequence
@@ -18,14 +18,22 @@ from shared.personal_data import SealedString
 
 class AgentCase(SQLModel, table=True):
     __tablename__ = "agent_case"
+    # Lists are keyset pages by case number, scoped to a range of case numbers (shared/jurisdiction.py
+    # ``visible(..., case_number=)``). A village's list walks its own case numbers in order on these
+    # (its village equal, or its village and the status equal); SQLite would rather sort the village's
+    # rows than walk the primary key when an index names the village.
+    __table_args__ = (
+        Index("ix_agent_case_village_code_case_id", "village_code", "case_id"),
+        Index("ix_agent_case_village_code_status_case_id", "village_code", "status", "case_id"),
+    )
 
     case_id: str = Field(primary_key=True, max_length=40)
     item_code: str = Field(max_length=64)
     item_name: str
     item_version: int
-    village_code: str = Field(max_length=12, index=True)
+    village_code: str = Field(max_length=12)
     current_org: str = Field(max_length=12)
-    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20)
     # Personal data, sealed in the database (clear in Python; see shared/personal_data.py) and found
     # by the keyed hash of the 身份证号, never by the sealed value.
     applicant_name: str = Field(sa_column=Column(SealedString("agent_case.applicant_name"), nullable=False))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.agents import events
@@ -13,6 +13,7 @@ from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
 from shared.case_status import CaseStatus
 from shared.clock import utcnow
+from shared.db import insert_row
 from shared.directory_copies import listed_at
 from shared.divisions import Level, ancestor_at, level_of
 from shared.errors import Conflict, Forbidden, InvalidInput
@@ -62,9 +63,8 @@ async def collect_case(
         materials=sorted({m.name for m in submission.materials}),
         collected_by=principal.username,
     )
-    session.add(case)
+    await insert_row(session, case)
     events.case_collected(session, case)
-    await session.flush()
     return case
 
 
@@ -82,7 +82,10 @@ async def _own_case(session: AsyncSession, principal: Principal, case_id: str) -
 async def list_cases(
     session: AsyncSession, principal: Principal, *, status: CaseStatus | None, after: str | None, limit: int
 ) -> Page[AgentCase]:
-    query = visible(select(AgentCase), principal, AgentCase.village_code)
+    # The cursor's bound first: SQLite walks the case numbers from the first lower bound it is given
+    # (the subtree's lower bound would make a deep page walk from the subtree's first case).
+    start = select(AgentCase).where(col(AgentCase.case_id) > after) if after else select(AgentCase)
+    query = visible(start, principal, AgentCase.village_code, case_number=AgentCase.case_id)
     if status:
         query = query.where(AgentCase.status == status)
     return await keyset_page(session, query, AgentCase.case_id, after=after, limit=limit)

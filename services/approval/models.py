@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from shared.case_status import CaseStatus, status_column_type
@@ -12,6 +13,10 @@ from shared.item_copies import ItemCopy
 
 class ApprovalCase(SQLModel, table=True):
     __tablename__ = "approval_case"
+    # Lists are keyset pages by case number, scoped to a range of case numbers (shared/jurisdiction.py
+    # ``visible(..., case_number=)``): the primary key walks them in order; a list of one status walks
+    # this index (status equal, case number in range, in order) instead of sorting the status's rows.
+    __table_args__ = (Index("ix_approval_case_status_case_id", "status", "case_id"),)
 
     case_id: str = Field(primary_key=True, max_length=40)
     item_code: str = Field(max_length=64)
@@ -22,7 +27,7 @@ class ApprovalCase(SQLModel, table=True):
     current_org: str = Field(max_length=12)
     applicant_name: str
     # ``accepted`` while it waits for the deciding level, then ``decided``.
-    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20)
     accepted_at: datetime
     promised_days: int
     due: date

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.approval import events
@@ -69,7 +69,10 @@ async def list_cases(
     session: AsyncSession, principal: Principal, *, status: CaseStatus | None, after: str | None, limit: int
 ) -> Page[ApprovalCase]:
     """The queue: cases decided by a unit in the caller's subtree."""
-    query = visible(select(ApprovalCase), principal, ApprovalCase.deciding_org)
+    # The cursor's bound first: SQLite walks the case numbers from the first lower bound it is given
+    # (the subtree's lower bound would make a deep page walk from the subtree's first case).
+    start = select(ApprovalCase).where(col(ApprovalCase.case_id) > after) if after else select(ApprovalCase)
+    query = visible(start, principal, ApprovalCase.deciding_org, case_number=ApprovalCase.case_id)
     if status:
         query = query.where(ApprovalCase.status == status)
     return await keyset_page(session, query, ApprovalCase.case_id, after=after, limit=limit)

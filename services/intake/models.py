@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from shared.case_sequences import CaseSequence
@@ -17,6 +17,10 @@ from shared.personal_data import SealedString
 
 class IntakeCase(SQLModel, table=True):
     __tablename__ = "intake_case"
+    # Lists are keyset pages by case number, scoped to a range of case numbers (shared/jurisdiction.py
+    # ``visible(..., case_number=)``): the primary key walks them in order; a list of one status walks
+    # this index (status equal, case number in range, in order) instead of sorting the status's rows.
+    __table_args__ = (Index("ix_intake_case_status_case_id", "status", "case_id"),)
 
     case_id: str = Field(primary_key=True, max_length=40)
     item_code: str = Field(max_length=64)
@@ -29,7 +33,7 @@ class IntakeCase(SQLModel, table=True):
     origin_org: str = Field(max_length=12, index=True)
     current_org: str = Field(max_length=12, index=True)
     channel: str = Field(max_length=16)
-    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20, index=True)
+    status: CaseStatus = Field(sa_type=status_column_type(), max_length=20)
     # Personal data, sealed in the database (clear in Python; see shared/personal_data.py) and found
     # by the keyed hash of the 身份证号, never by the sealed value.
     applicant_name: str = Field(sa_column=Column(SealedString("intake_case.applicant_name"), nullable=False))

@@ -18,6 +18,7 @@ from shared.auth import Principal, Role, require_roles
 from shared.case_sequences import next_case_number
 from shared.case_status import STATUS_ORDER, CaseStatus
 from shared.clock import utcnow
+from shared.db import insert_row
 from shared.divisions import Level, ancestor_at, in_subtree, level_of, parent_of
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.types import CaseHandedUpV1
@@ -69,9 +70,8 @@ async def receive_walk_in(
         materials=sorted({m.name for m in submission.materials}),
         first_officer=principal.username,
     )
-    session.add(case)
+    await insert_row(session, case)
     events.case_received(session, case)
-    await session.flush()
     return case
 
 
@@ -124,7 +124,16 @@ async def get_case(
 async def list_cases(
     session: AsyncSession, principal: Principal, *, status: CaseStatus | None, after: str | None, limit: int
 ) -> Page[IntakeCase]:
-    query = visible(select(IntakeCase), principal, IntakeCase.current_org, IntakeCase.origin_org)
+    # The cursor's bound first: SQLite walks the case numbers from the first lower bound it is given
+    # (the subtree's lower bound would make a deep page walk from the subtree's first case).
+    start = select(IntakeCase).where(col(IntakeCase.case_id) > after) if after else select(IntakeCase)
+    query = visible(
+        start,
+        principal,
+        IntakeCase.current_org,
+        IntakeCase.origin_org,
+        case_number=IntakeCase.case_id,
+    )
     if status:
         query = query.where(IntakeCase.status == status)
     return await keyset_page(session, query, IntakeCase.case_id, after=after, limit=limit)

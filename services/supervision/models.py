@@ -63,5 +63,33 @@ class Evaluation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class UnitFigures(SQLModel, table=True):
+    """The figures of the cases first received at one unit (``CaseView.origin_org``), kept up to date
+    by ``read_models`` in the transaction that applies each event: a subtree's figures are the sum of
+    its units' rows (a few hundred rows for a county), never a count over every case."""
+
+    __tablename__ = "unit_figures"
+
+    org_code: str = Field(primary_key=True, max_length=12)
+    received: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # every case
+    accepted: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # accepted_at set
+    decided: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # decided_at set
+    on_time: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # on_time true
+    decided_late: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # on_time false
+    rated: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # rating set
+    satisfied: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # rating 3 or better
+
+
+class OpenCasesDue(SQLModel, table=True):
+    """Accepted, undecided cases first received at a unit, by their promised date (``due``): the ones
+    overdue on a day are the rows due before it, so "overdue" needs no count per request either."""
+
+    __tablename__ = "open_cases_due"
+
+    org_code: str = Field(primary_key=True, max_length=12)
+    due: date = Field(primary_key=True)
+    cases: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
 # Every table this service keeps in its own database (the outbox and inbox are added by the app).
-TABLES = [CaseView, TimelineEntry, Evaluation]
+TABLES = [CaseView, TimelineEntry, Evaluation, UnitFigures, OpenCasesDue]

@@ -8,11 +8,15 @@ the origin is whatever an event that knows it says.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.supervision.models import CaseView, TimelineEntry
+from services.supervision.models import CaseView, OpenCasesDue, TimelineEntry, UnitFigures
 from shared.case_status import STATUS_ORDER, CaseStatus
 from shared.events import EventType
 from shared.events.types import (
@@ -25,6 +29,8 @@ from shared.events.types import (
     CaseHandedUpV1,
     CaseReceivedV1,
 )
+
+SATISFIED_FROM = 3  # a rating of 基本满意 or better counts as satisfied
 
 # Status only moves forward: an accepted case handed up (handed_up, then received at the county) is
 # still accepted, and a late or redelivered event never winds a delivered case back.
@@ -66,6 +72,7 @@ async def record_case_event(
     )
     origin = _origin(event)
     view = await session.get(CaseView, event.case_id)
+    before = None if view is None else figures_of(view)
     if view is None:
         first = origin or event.org_code
         view = CaseView(
@@ -86,6 +93,7 @@ async def record_case_event(
     if event.org_code not in view.orgs:
         view.orgs = [*view.orgs, event.org_code]
     session.add(view)
+    await _count(session, before, figures_of(view))
 
 
 def _apply(view: CaseView, type_: str, event: CaseEvent, at: datetime) -> None:
@@ -108,3 +116,69 @@ def _apply(view: CaseView, type_: str, event: CaseEvent, at: datetime) -> None:
         view.delivered_at, view.current_org = at, event.org_code
     elif isinstance(event, CaseEvaluatedV1):
         view.rating = event.rating
+
+
+# ------------------------------------------------------------------------------------------- counters
+
+
+@dataclass(frozen=True)
+class CaseFigures:
+    """What one case view adds to its origin's counters (``UnitFigures``, ``OpenCasesDue``)."""
+
+    org_code: str
+    counts: dict[str, int]
+    open_due: date | None  # accepted, undecided, with a promised date: counted on that date
+
+
+def figures_of(view: CaseView) -> CaseFigures:
+    """The case's part of the figures ``service.stats`` answers (the same rules, case by case)."""
+    accepted, decided = view.accepted_at is not None, view.decided_at is not None
+    return CaseFigures(
+        org_code=view.origin_org,
+        counts={
+            "received": 1,
+            "accepted": int(accepted),
+            "decided": int(decided),
+            "on_time": int(view.on_time is True),
+            "decided_late": int(view.on_time is False),
+            "rated": int(view.rating is not None),
+            "satisfied": int(view.rating is not None and view.rating >= SATISFIED_FROM),
+        },
+        open_due=view.due if accepted and not decided else None,
+    )
+
+
+async def _count(session: AsyncSession, before: CaseFigures | None, after: CaseFigures) -> None:
+    """Move the counters by the difference the event made to the case (nothing when it made none).
+
+    In the transaction that applies the event, so the counters hold exactly the events applied (the
+    consumer applies each once); each change is an ``UPDATE … SET n = n + d`` (an upsert), never a
+    read then a write, so two transactions never lose each other's counts."""
+    deltas: dict[str, Counter[str]] = {after.org_code: Counter(after.counts)}
+    if before is not None:
+        deltas.setdefault(before.org_code, Counter()).subtract(before.counts)
+    for org_code, delta in deltas.items():
+        changed = {figure: n for figure, n in delta.items() if n}
+        if changed:
+            await _add(session, UnitFigures, {"org_code": org_code}, changed)
+    was = (before.org_code, before.open_due) if before is not None else (None, None)
+    now = (after.org_code, after.open_due)
+    if was != now:
+        if was[1] is not None:
+            await _add(session, OpenCasesDue, {"org_code": was[0], "due": was[1]}, {"cases": -1})
+        if now[1] is not None:
+            await _add(session, OpenCasesDue, {"org_code": now[0], "due": now[1]}, {"cases": 1})
+
+
+async def _add(session: AsyncSession, model: Any, key: dict[str, Any], delta: dict[str, int]) -> None:
+    table = model.__table__
+    dialect = session.sync_session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(**key, **delta)
+        .on_conflict_do_update(
+            index_elements=list(key), set_={name: table.c[name] + n for name, n in delta.items()}
+        )
+    )
+    await session.exec(statement)  # type: ignore[call-overload]
