@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
@@ -31,6 +32,10 @@ from shared.events.outbox import InboxEvent
 from shared.tracing import current_traceparent, valid_traceparent
 
 log = logging.getLogger("weimin.consumer")
+
+WAIT_SECONDS = 5.0  # one long poll for the next event
+COALESCE_SECONDS = 0.005  # then a moment for the rest of a burst
+DRAIN_SECONDS = 0.02  # and what has arrived meanwhile
 
 # A handler only delegates to a ``service.py`` function; it runs in the consumer's transaction.
 Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
@@ -154,13 +159,25 @@ class EventConsumer:
         await js.add_consumer(self.link.stream, config)
         return await js.pull_subscribe_bind(durable=self.subscription.durable, stream=self.link.stream)
 
+    async def _next_batch(self, pull: Any) -> list[Msg]:
+        """Wait for the next event, then take what else is already there (a burst's events, after
+        a moment to let them arrive), up to ``batch``. A pull of many at once would hold its first
+        event until the rest came or its timeout passed: at a quiet time, a second late."""
+        messages: list[Msg] = await pull.fetch(1, timeout=WAIT_SECONDS)
+        await asyncio.sleep(COALESCE_SECONDS)
+        try:
+            messages += await pull.fetch(self.batch - 1, timeout=DRAIN_SECONDS)
+        except (NatsTimeout, TimeoutError):
+            pass
+        return messages
+
     async def run(self) -> None:
         while True:
             try:
                 pull = await self._subscribe()
                 while True:
                     try:
-                        messages: list[Msg] = await pull.fetch(self.batch, timeout=1)
+                        messages = await self._next_batch(pull)
                     except (NatsTimeout, TimeoutError):
                         continue
                     results = await apply_batch(
