@@ -8,6 +8,7 @@ its async mode). The request (or the consumer) owns the transaction: service fun
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -131,10 +132,31 @@ async def dispose_engine(engine: AsyncEngine) -> None:
     await engine.dispose()
 
 
+_writer_turns: WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def writer_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """SQLite: this process's write transactions take turns here, first come first served and woken
+    the moment the last one commits, instead of in SQLite's busy handler, which sleeps up to 100 ms
+    between tries (under load that sleep was the create's p99). Reads and PostgreSQL pass straight."""
+    sync = engine.sync_engine
+    if sync.dialect.name != "sqlite" or sync.get_execution_options().get(READ_ONLY):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    base = sync.engine
+    held = _writer_turns.get(base)
+    if held is None or held[0] is not loop:
+        held = _writer_turns[base] = (loop, asyncio.Lock())
+    async with held[1]:
+        yield
+
+
 @asynccontextmanager
 async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """One transaction: commit on success, roll back on any error."""
-    async with AsyncSession(engine, expire_on_commit=False) as session:
+    async with writer_turn(engine), AsyncSession(engine, expire_on_commit=False) as session:
         try:
             yield session
             await session.commit()

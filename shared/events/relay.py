@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
 from shared.clock import utcnow
-from shared.db import reader, session_scope
+from shared.db import reader, session_scope, writer_turn
 from shared.events.nats_link import NatsLink
 from shared.events.outbox import DeadLetter, OutboxEvent
 
@@ -105,7 +105,7 @@ class OutboxRelay:
         return [_Row(*row) for row in rows]
 
     async def _mark_published(self, seqs: list[int]) -> None:
-        async with self.engine.begin() as conn:
+        async with writer_turn(self.engine), self.engine.begin() as conn:
             await conn.execute(
                 update(OutboxEvent).where(col(OutboxEvent.seq).in_(seqs)).values(published_at=utcnow())
             )
