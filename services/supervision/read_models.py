@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.supervision.models import CaseView, OpenCasesDue, TimelineEntry, UnitFigures
@@ -71,7 +73,14 @@ async def record_case_event(
         )
     )
     origin = _origin(event)
-    view = await session.get(CaseView, event.case_id)
+    # A batch of events is applied in one transaction: its views are kept at hand (a view made by an
+    # earlier event of the batch is not in the database yet), and nothing is flushed before the
+    # commit, so a batch's timeline entries and views go out in a few statements, not a few each.
+    views: dict[str, CaseView] = session.info.setdefault(_VIEWS, {})
+    view = views.get(event.case_id)
+    if view is None:
+        with session.no_autoflush:
+            view = await session.get(CaseView, event.case_id)
     before = None if view is None else figures_of(view)
     if view is None:
         first = origin or event.org_code
@@ -93,7 +102,8 @@ async def record_case_event(
     if event.org_code not in view.orgs:
         view.orgs = [*view.orgs, event.org_code]
     session.add(view)
-    await _count(session, before, figures_of(view))
+    views[event.case_id] = view
+    _count(session, before, figures_of(view))
 
 
 def _apply(view: CaseView, type_: str, event: CaseEvent, at: datetime) -> None:
@@ -148,37 +158,62 @@ def figures_of(view: CaseView) -> CaseFigures:
     )
 
 
-async def _count(session: AsyncSession, before: CaseFigures | None, after: CaseFigures) -> None:
+def _count(session: AsyncSession, before: CaseFigures | None, after: CaseFigures) -> None:
     """Move the counters by the difference the event made to the case (nothing when it made none).
 
     In the transaction that applies the event, so the counters hold exactly the events applied (the
-    consumer applies each once); each change is an ``UPDATE … SET n = n + d`` (an upsert), never a
-    read then a write, so two transactions never lose each other's counts."""
-    deltas: dict[str, Counter[str]] = {after.org_code: Counter(after.counts)}
+    consumer applies each once). The differences of a batch are summed per counter row and written
+    just before the commit: one ``INSERT … ON CONFLICT DO UPDATE SET n = n + excluded.n`` per table
+    (an upsert, never a read then a write, so two transactions never lose each other's counts), its
+    rows in key order, so two transactions lock the rows they share in the same order."""
+    pending: dict[tuple[Any, tuple[Any, ...]], Counter[str]] = session.info.setdefault(_DELTAS, {})
+    pending.setdefault((UnitFigures, (after.org_code,)), Counter()).update(after.counts)
     if before is not None:
-        deltas.setdefault(before.org_code, Counter()).subtract(before.counts)
-    for org_code, delta in deltas.items():
-        changed = {figure: n for figure, n in delta.items() if n}
-        if changed:
-            await _add(session, UnitFigures, {"org_code": org_code}, changed)
+        pending.setdefault((UnitFigures, (before.org_code,)), Counter()).subtract(before.counts)
     was = (before.org_code, before.open_due) if before is not None else (None, None)
     now = (after.org_code, after.open_due)
     if was != now:
         if was[1] is not None:
-            await _add(session, OpenCasesDue, {"org_code": was[0], "due": was[1]}, {"cases": -1})
+            pending.setdefault((OpenCasesDue, was), Counter())["cases"] -= 1
         if now[1] is not None:
-            await _add(session, OpenCasesDue, {"org_code": now[0], "due": now[1]}, {"cases": 1})
+            pending.setdefault((OpenCasesDue, now), Counter())["cases"] += 1
 
 
-async def _add(session: AsyncSession, model: Any, key: dict[str, Any], delta: dict[str, int]) -> None:
-    table = model.__table__
-    dialect = session.sync_session.get_bind().dialect.name
+_VIEWS = "supervision_views"
+_DELTAS = "supervision_counter_deltas"
+_KEYS = {UnitFigures: ("org_code",), OpenCasesDue: ("org_code", "due")}
+_FIGURES = {
+    UnitFigures: ("received", "accepted", "decided", "on_time", "decided_late", "rated", "satisfied"),
+    OpenCasesDue: ("cases",),
+}
+
+
+@event.listens_for(Session, "before_commit")
+def _write_counters(session: Session) -> None:
+    pending = session.info.pop(_DELTAS, None)
+    session.info.pop(_VIEWS, None)
+    if not pending:
+        return
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values(**key, **delta)
-        .on_conflict_do_update(
-            index_elements=list(key), set_={name: table.c[name] + n for name, n in delta.items()}
+    for model, keys in _KEYS.items():
+        figures = _FIGURES[model]
+        rows = [
+            {**dict(zip(keys, key, strict=True)), **{f: delta.get(f, 0) for f in figures}}
+            for (kind, key), delta in sorted(pending.items(), key=lambda item: item[0][1])
+            if kind is model and any(delta.values())
+        ]
+        if not rows:
+            continue
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(keys), set_={f: table.c[f] + statement.excluded[f] for f in figures}
         )
-    )
-    await session.exec(statement)  # type: ignore[call-overload]
+        session.execute(statement, rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_counters(session: Session) -> None:
+    session.info.pop(_DELTAS, None)
+    session.info.pop(_VIEWS, None)

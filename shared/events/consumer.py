@@ -122,7 +122,13 @@ async def apply_batch(
                 session.add(
                     InboxEvent(consumer=subscription.durable, event_id=envelope.id, type=envelope.type)
                 )
-    except Exception:  # noqa: BLE001 - each event again on its own: the failing one is found and logged
+    except Exception as exc:  # noqa: BLE001 - each event again on its own: the failing one is logged
+        log.warning(
+            "%s: a batch of %d events failed together (%s); applying them one by one",
+            subscription.durable,
+            len(messages),
+            type(exc).__name__,
+        )
         return [await apply_once(engine, subscription, subject, body) for subject, body in messages]
     return [True] * len(messages)
 

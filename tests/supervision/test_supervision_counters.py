@@ -16,11 +16,12 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.supervision import service as supervision_service
-from services.supervision.models import CaseView
+from services.supervision.models import CaseView, TimelineEntry
 from services.supervision.schemas import Stats
 from shared import migrations
 from shared.divisions import in_subtree
 from shared.events import Envelope, EventType
+from shared.events.consumer import apply_batch
 from shared.events.types import CaseHandedUpV1, CaseReceivedV1
 from tests.case_fixtures import (
     CITY,
@@ -29,6 +30,7 @@ from tests.case_fixtures import (
     FOREIGN_VILLAGE,
     NEIGHBOUR_VILLAGE,
     OTHER_TOWN,
+    SUBSCRIPTIONS,
     TEKUN,
     TOWN,
     VILLAGE,
@@ -200,3 +202,31 @@ async def test_the_migration_fills_the_counters_from_the_views_stored_before_it(
         assert await _recounted(upgraded) == counted
     finally:
         await upgraded.dispose()
+
+
+async def test_events_applied_in_batches_give_the_same_views_and_figures_as_one_by_one(
+    sup: AsyncEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The consumer applies a fetched batch in one transaction, a case's several events among them:
+    the views, timelines and figures are those of applying the events one at a time."""
+    events = [event for walk in _walks() for event in walk]
+    random.Random(21).shuffle(events)
+    subscription = SUBSCRIPTIONS["supervision"]
+    batched = service_engine(tmp_path / "batched", "supervision")
+    try:
+        for start in range(0, len(events), 17):
+            chunk = events[start : start + 17]
+            results = await apply_batch(
+                batched, subscription, [(e.nats_subject, e.model_dump_json().encode()) for e in chunk]
+            )
+            assert all(results)
+        assert "failed together" not in caplog.text, "every batch was applied as a whole"
+        await feed(sup, "supervision", events)
+        assert await _all_figures(batched) == await _all_figures(sup)
+        assert await _recounted(batched) == await _recounted(sup)
+        async with AsyncSession(batched) as one, AsyncSession(sup) as other:
+            for model in (CaseView, TimelineEntry):
+                rows = (await one.exec(select(model))).all()
+                assert len(rows) == len((await other.exec(select(model))).all()) > 0
+    finally:
+        await batched.dispose()
