@@ -1,14 +1,17 @@
 """The forwarding path: every ``/api/v1/...`` call the gateway does not answer itself goes to a service.
 
-This is the hottest code in the system, so it is a bare ASGI app rather than a FastAPI route:
-- one ``httpx.AsyncClient`` for the process, opened in the lifespan, with a keep-alive pool per
-  upstream that costs O(1) per request (``gateway.lanes``; httpcore's own pool scans every connection);
-- a semaphore per upstream caps the requests in flight to it (httpx's pool queued badly beyond ~8;
-  the rest wait here, cheaply), which also bounds that upstream's connections;
+This is the hottest code in the system, so it is a bare ASGI app rather than a FastAPI route, and
+``gateway.main.GatewayApp`` hands it a service's call before FastAPI's per-request machinery runs:
+- the exchange goes over ``gateway.lanes.RawLane``: asyncio transports and httptools' C parser, one
+  stack of keep-alive connections per upstream handed out in O(1) (httpx + httpcore + h11 cost most of
+  the gateway's CPU per call); the process's ``httpx.AsyncClient`` remains for the health checks;
+- a semaphore per upstream caps the requests in flight to it (the rest wait here, cheaply), which
+  also bounds that upstream's connections;
 - the routing table is a dict from the path's first segment, built once; paths go out unchanged;
 - bodies stream both ways; nothing is parsed or re-encoded, so upstream problem+json passes through.
 
-The gateway checks the bearer token before forwarding a non-public call; the services check it again.
+The gateway checks the bearer token before forwarding a non-public call (a verified token is
+remembered until it expires or the keys change); the services check it again.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import jwt
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from gateway.lanes import Lane
+from gateway.lanes import Lane, RawLane, RawResponse, UpstreamError
 from shared.auth import JwksFile, bearer_token, decode_token
 from shared.errors import Unauthorized, problem
 from shared.settings import SERVICE_NAMES, Settings
@@ -128,10 +131,20 @@ class Upstream:
     name: str
     base_url: str
     gate: asyncio.Semaphore
+    lane: RawLane
 
 
 class ClientGone(Exception):
     """The caller disconnected while its body was being forwarded."""
+
+
+def is_forwarded(path: str) -> bool:
+    """A call under a service's prefix (the gateway's own ``/api/v1`` paths, ``auth`` and ``me``,
+    are no service's): the forwarder answers it, never one of the gateway's routes."""
+    return path.startswith(API_PREFIX) and path[_PREFIX_LENGTH:].partition("/")[0] in ROUTES
+
+
+_PREFIX_LENGTH = len(API_PREFIX)
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -153,18 +166,24 @@ class Forwarder:
     async def open(self, settings: Settings) -> None:
         self.settings = settings
         self.client = make_upstream_client(settings)
-        self.upstreams = {
-            name: Upstream(
-                name, settings.service_url(name), asyncio.Semaphore(settings.gateway_upstream_concurrency)
-            )
-            for name in SERVICE_NAMES
-        }
+        self.upstreams = {}
+        lanes: dict[str, RawLane] = {}  # services at one address share its lane
+        for name in SERVICE_NAMES:
+            url = settings.service_url(name)
+            if url not in lanes:
+                lanes[url] = RawLane(
+                    url, keepalive_expiry=_KEEPALIVE_EXPIRY, timeout=settings.gateway_upstream_timeout
+                )
+            gate = asyncio.Semaphore(settings.gateway_upstream_concurrency)
+            self.upstreams[name] = Upstream(name, url, gate, lanes[url])
         self._routes = {segment: self.upstreams[service] for segment, service in ROUTES.items()}
         self._verified.clear()
         self.keys = JwksFile(settings.public_keys_path)
         self._keys_version = self.keys.version()
 
     async def aclose(self) -> None:
+        for upstream in self.upstreams.values():
+            await upstream.lane.aclose()
         if self.client is not None:
             await self.client.aclose()
             self.client = None
@@ -221,7 +240,7 @@ class Forwarder:
         self, upstream: Upstream, scope: Scope, receive: Receive, send: Send
     ) -> tuple[int, str, str] | None:
         """Relay one exchange; when no response was started, (status, slug, detail) of the problem to send."""
-        assert self.client is not None and self.settings is not None
+        assert self.settings is not None
         headers, has_body = _upstream_headers(scope)
         content: bytes | AsyncIterator[bytes] | None = None
         if has_body:
@@ -231,11 +250,10 @@ class Forwarder:
             first = message.get("body", b"")
             content = _rest_of_body(first, receive) if message.get("more_body", False) else first
 
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        target: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope["query_string"]
-        url = upstream.base_url + raw_path.decode("latin-1")
         if query:
-            url += "?" + query.decode("latin-1")
+            target += b"?" + query
 
         gate = upstream.gate
         if gate.locked():
@@ -248,20 +266,19 @@ class Forwarder:
             await gate.acquire()
         holding = True
         try:
-            request = self.client.build_request(scope["method"], url, headers=headers, content=content)
             try:
-                response = await self.client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                return 503, "upstream-unavailable", f"The {upstream.name} service is not reachable"
-            except httpx.TimeoutException:
-                return 504, "upstream-timeout", f"The {upstream.name} service did not answer in time"
+                response = await upstream.lane.request(scope["method"], target, headers, content)
+            except UpstreamError as exc:
+                if exc.kind == "connect":
+                    return 503, "upstream-unavailable", f"The {upstream.name} service is not reachable"
+                if exc.kind == "timeout":
+                    return 504, "upstream-timeout", f"The {upstream.name} service did not answer in time"
+                log.warning("upstream %s failed: %s", upstream.name, exc)
+                return 502, "bad-gateway", f"The {upstream.name} service broke off the exchange"
             except ClientGone:
                 return None
-            except httpx.TransportError as exc:
-                log.warning("upstream %s failed: %r", upstream.name, exc)
-                return 502, "bad-gateway", f"The {upstream.name} service broke off the exchange"
             try:
-                length = _body_length(response)
+                length = response.length()
                 if length is None:
                     # An unsized stream (server-sent events, an export) may last long: it gives its slot
                     # back now, and ends when the caller leaves.
@@ -324,25 +341,17 @@ async def _rest_of_body(first: bytes, receive: Receive) -> AsyncIterator[bytes]:
             return
 
 
-def _body_length(response: httpx.Response) -> int | None:
-    """The body's size when known beforehand (0 for answers that never have a body)."""
-    if response.request.method == "HEAD" or response.status_code in (204, 304):
-        return 0
-    length = response.headers.get("content-length")
-    return int(length) if length is not None and length.isdigit() else None
+def _start(response: RawResponse) -> dict[str, object]:
+    headers = [(k, v) for k, v in response.headers if k.lower() not in _DROP_RESPONSE]
+    return {"type": "http.response.start", "status": response.status, "headers": headers}
 
 
-def _start(response: httpx.Response) -> dict[str, object]:
-    headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROP_RESPONSE]
-    return {"type": "http.response.start", "status": response.status_code, "headers": headers}
-
-
-async def _relay_sized(response: httpx.Response, length: int, send: Send) -> None:
+async def _relay_sized(response: RawResponse, length: int, send: Send) -> None:
     """Stream a sized answer back as it arrives, headers and bytes untouched (still encoded)."""
     await send(_start(response))
     remaining, finished = length, False
-    # The loop runs to the stream's end, past the last byte: httpcore frees the connection only then.
-    async for chunk in response.aiter_raw():
+    # The loop runs to the message's end, past the last byte: only then can the connection be reused.
+    async for chunk in response.chunks():
         remaining -= len(chunk)
         # The last chunk closes the response in the same message (most answers are one chunk).
         await send({"type": "http.response.body", "body": chunk, "more_body": remaining > 0})
@@ -351,17 +360,17 @@ async def _relay_sized(response: httpx.Response, length: int, send: Send) -> Non
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _relay_stream(response: httpx.Response, send: Send, receive: Receive) -> None:
+async def _relay_stream(response: RawResponse, send: Send, receive: Receive) -> None:
     """Relay an unsized stream until it ends or the caller disconnects (uvicorn's send() won't say)."""
     await send(_start(response))
 
     async def pump() -> None:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def caller_left() -> None:
-        # httpcore has sent the whole request body before it read the answer, so receive() is ours now.
+        # The whole request body was sent before the answer was read, so receive() is ours now.
         while (await receive())["type"] != "http.disconnect":
             pass
 

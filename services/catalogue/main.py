@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from services.catalogue.events import SUBSCRIPTION
 from services.catalogue.imports import fail_interrupted_jobs
 from services.catalogue.routes import routers
+from services.catalogue.routes.cache import install_fast_path
 from shared.service_app import create_service_app
 
 
@@ -25,3 +26,5 @@ app = create_service_app(
     subscription=SUBSCRIPTION,
     on_startup=_on_startup,
 )
+# Published items already in memory are answered before FastAPI's routing (routes/cache.py).
+install_fast_path(app)

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, event
+from sqlalchemy import JSON, BigInteger, Column, LargeBinary, event
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import get_history
 from sqlmodel import Field, SQLModel
@@ -141,7 +141,18 @@ class ImportJob(SQLModel, table=True):
     finished_at: datetime | None = None
 
 
-TABLES = [Org, Item, ItemVersion, DirectoryVersion, AuditRecord, ImportJob]
+class Generation(SQLModel, table=True):
+    """One row: a counter bumped in the same transaction as every change to what the public reads
+    (items, their versions, directories, units), so each replica's in-memory cache of published
+    answers can tell, with one cheap read, whether anything changed (``services.catalogue.generation``)."""
+
+    __tablename__ = "catalogue_generation"
+
+    id: int = Field(default=1, primary_key=True)
+    value: int = Field(default=0, sa_type=BigInteger)
+
+
+TABLES = [Org, Item, ItemVersion, DirectoryVersion, AuditRecord, ImportJob, Generation]
 
 
 class ImmutableVersion(RuntimeError):

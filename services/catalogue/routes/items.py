@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from services.catalogue import audit, directories, service
 from services.catalogue.codes import DecidingLevel, ItemType
 from services.catalogue.models import ItemVersion
+from services.catalogue.routes import cache
 from services.catalogue.routes.deps import IfMatch, OptionalPrincipal, set_etag
 from services.catalogue.schemas import (
     ITEM_CODE_PATTERN,
@@ -21,7 +22,7 @@ from services.catalogue.schemas import (
     VersionList,
 )
 from shared.auth import CurrentPrincipal
-from shared.db import SessionDep
+from shared.db import SessionDep, session_scope
 from shared.divisions import CODE_PATTERN
 from shared.errors import problem_responses
 from shared.pagination import Cursor, Limit
@@ -84,8 +85,14 @@ async def list_items(
     summary="An item's live version (public), with its ETag",
     responses=problem_responses(404, 422),
 )
-async def get_item(item_code: ItemCode, session: SessionDep, response: Response) -> ItemRead:
-    return _with_etag(response, await service.current_version(session, item_code))
+async def get_item(item_code: ItemCode, request: Request) -> Response:
+    # From memory while the catalogue generation stands (routes/cache.py); If-None-Match may be a 304.
+    return await cache.published_version(
+        request,
+        ("item", item_code),
+        lambda session: service.current_version(session, item_code),
+        conditional=True,
+    )
 
 
 @router.get(
@@ -110,11 +117,22 @@ async def list_versions(
 async def get_version(
     item_code: ItemCode,
     version_no: Annotated[int, Path(ge=1, le=1_000_000)],
-    session: SessionDep,
     principal: OptionalPrincipal,
+    request: Request,
     response: Response,
-) -> ItemRead:
-    return _with_etag(response, await service.visible_version(session, principal, item_code, version_no))
+) -> Response | ItemRead:
+    if principal is None:
+        # Anyone's answer: a published or retired version, from memory (a draft is a 404 to them).
+        return await cache.published_version(
+            request,
+            ("version", item_code, version_no),
+            lambda session: service.visible_version(session, None, item_code, version_no),
+            conditional=False,
+        )
+    # A caller with a token may be an admin who sees the draft: read as ever, never cached.
+    async with session_scope(cache.reader(request)) as session:
+        version = await service.visible_version(session, principal, item_code, version_no)
+    return _with_etag(response, version)
 
 
 @router.get(
