@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = 30
     # PostgreSQL: the small autocommitting pool for short steps of their own (minting case numbers).
     db_short_step_pool_size: int = 4
+    # PostgreSQL: case numbers a process reserves at once per unit and day (gaps possible, never a
+    # duplicate; 1 mints each number on its own).
+    case_number_block: int = 8
     # Each process brings its database to the newest migration at start (idempotent; on PostgreSQL
     # serialised by an advisory lock). Production may run `python -m shared.migrations` first instead.
     auto_migrate: bool = True

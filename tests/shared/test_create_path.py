@@ -46,7 +46,7 @@ DAY = date(2026, 11, 23)
 async def test_case_numbers_at_one_unit_may_leave_a_gap_but_never_repeat(tmp_path: Path) -> None:
     """Fifty creates at one unit at once get fifty different numbers; a create whose transaction
     rolls back after minting leaves its number unused (on PostgreSQL, where minting is a step of
-    its own) and the next one goes on after it."""
+    its own, reserving blocks of numbers) and the next one goes on after it."""
     settings = settings_for(tmp_path)
     migrations.upgrade("agents", settings)
     engine = make_engine("agents", settings)
@@ -67,6 +67,17 @@ async def test_case_numbers_at_one_unit_may_leave_a_gap_but_never_repeat(tmp_pat
         after = await mint()
         expected = 52 if backend_name() == "postgres" else 51
         assert parse_case_number(after).sequence == expected
+        if backend_name() == "postgres":
+            # Another replica (another engine) reserves the next block of 8: numbers interleave,
+            # and never repeat.
+            replica = make_engine("agents", settings)
+            try:
+                async with session_scope(replica) as session:
+                    theirs = await next_case_number(session, VILLAGE, DAY)
+            finally:
+                await replica.dispose()
+            assert parse_case_number(theirs).sequence == 57
+            assert parse_case_number(await mint()).sequence == 53
     finally:
         await engine.dispose()
 
