@@ -90,7 +90,10 @@ def make_engine(service: str, settings: Settings) -> AsyncEngine:
         hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        connect_args={"options": f"-csearch_path={schema_for(service)}"},
+        # Custom plans always: psycopg prepares a statement after five runs, and PostgreSQL's generic
+        # plan for it then ignores the values; a list of a rare status (incomplete, undecided) planned
+        # for an average status took 238 ms instead of 0.1 ms at 1,000,000 cases.
+        connect_args={"options": f"-csearch_path={schema_for(service)} -cplan_cache_mode=force_custom_plan"},
     )
     # Short steps of their own (minting a case number) run on a small autocommitting pool beside the
     # sessions' pool: a statement there commits as it runs, so its row lock lasts one statement, and

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,6 +58,10 @@ async def test_postgresql_url_gives_each_service_its_own_schema(postgres_url: st
             assert (await session.exec(select(OutboxEvent))).all() == [], (
                 "another service's schema is separate"
             )
+            # A list of a rare status is planned for that status, never for an average one (a
+            # prepared statement's generic plan took 238 ms instead of 0.1 ms at 1,000,000 cases).
+            mode = (await session.exec(text("SHOW plan_cache_mode"))).one()  # type: ignore[call-overload]
+            assert mode[0] == "force_custom_plan"
     finally:
         for engine in engines.values():
             await engine.dispose()
