@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -13,7 +12,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.case_numbers import mint_case_number
-from shared.db import short_step_engine
+from shared.db import LoopLocks, loop_lock, short_step_engine
 from shared.settings import get_settings
 
 
@@ -50,23 +49,18 @@ async def next_case_number(session: AsyncSession, org_code: str, day: date) -> s
     return mint_case_number(org_code, day, await _from_block(short, org_code, day))
 
 
-# Per engine: (unit, day) -> [next number, last number reserved], and the lock reservations take.
-_blocks: WeakKeyDictionary[
-    Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock, dict[tuple[str, date], list[int]]]
-]
-_blocks = WeakKeyDictionary()
+# Per engine: (unit, day) -> [next number, last number reserved]; reservations take turns on a lock.
+_blocks: WeakKeyDictionary[Any, dict[tuple[str, date], list[int]]] = WeakKeyDictionary()
+_reserving: LoopLocks = WeakKeyDictionary()
 
 
 async def _from_block(short: AsyncEngine, org_code: str, day: date) -> int:
-    loop = asyncio.get_running_loop()
-    held = _blocks.get(short.sync_engine)
-    if held is None or held[0] is not loop:
-        held = _blocks[short.sync_engine] = (loop, asyncio.Lock(), {})
-    _, lock, blocks = held
+    blocks = _blocks.setdefault(short.sync_engine, {})
     key = (org_code, day)
     block = blocks.get(key)
     if block is None or block[0] > block[1]:
-        async with lock:  # one reservation at a time: callers meanwhile take from the new block
+        # One reservation at a time: callers meanwhile take from the new block.
+        async with loop_lock(_reserving, short.sync_engine):
             block = blocks.get(key)
             if block is None or block[0] > block[1]:
                 size = max(1, get_settings().case_number_block)

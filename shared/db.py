@@ -135,7 +135,9 @@ async def dispose_engine(engine: AsyncEngine) -> None:
     await engine.dispose()
 
 
-_writer_turns: WeakKeyDictionary[Engine, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = WeakKeyDictionary()
+# An asyncio lock per key (an engine) and the event loop it belongs to (see loop_lock).
+LoopLocks = WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]]
+_writer_turns: LoopLocks = WeakKeyDictionary()
 
 
 @asynccontextmanager
@@ -147,13 +149,20 @@ async def writer_turn(engine: AsyncEngine) -> AsyncIterator[None]:
     if sync.dialect.name != "sqlite" or sync.get_execution_options().get(READ_ONLY):
         yield
         return
-    loop = asyncio.get_running_loop()
-    base = sync.engine
-    held = _writer_turns.get(base)
-    if held is None or held[0] is not loop:
-        held = _writer_turns[base] = (loop, asyncio.Lock())
-    async with held[1]:
+    async with loop_lock(_writer_turns, sync.engine):
         yield
+
+
+def loop_lock(
+    locks: WeakKeyDictionary[Any, tuple[asyncio.AbstractEventLoop, asyncio.Lock]], key: Any
+) -> asyncio.Lock:
+    """The lock kept in ``locks`` for ``key`` (an engine) on the running event loop: a process may
+    run several loops over time (tests, loaders), and an asyncio lock serves the loop it first ran on."""
+    loop = asyncio.get_running_loop()
+    held = locks.get(key)
+    if held is None or held[0] is not loop:
+        held = locks[key] = (loop, asyncio.Lock())
+    return held[1]
 
 
 @asynccontextmanager

@@ -60,13 +60,7 @@ async def listed_at(session: AsyncSession, org_code: str, item_code: str) -> boo
     None when the county has published no directory for that level yet (nothing to check against).
     """
     level = level_of(org_code)
-    key = (ancestor_at(org_code, Level.county), level.value)
-
-    async def load() -> DirectoryCopy | None:
-        row = await session.get(DirectoryCopy, key)
-        return DirectoryCopy.model_validate(row.model_dump()) if row is not None else None
-
-    copy = await _copies.get(session, key, load)
+    copy = await _copies.row(session, DirectoryCopy, (ancestor_at(org_code, Level.county), level.value))
     if copy is None:
         return None
     listed = item_code in copy.item_codes

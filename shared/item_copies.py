@@ -95,13 +95,7 @@ async def published_item(session: AsyncSession, item_code: str, *, allow_retired
 
     ``allow_retired`` serves cases already received: retiring an item never strands a running case.
     """
-
-    async def load() -> ItemCopy | None:
-        row = await session.get(ItemCopy, item_code)
-        # A detached snapshot: requests share it, no session owns it.
-        return ItemCopy.model_validate(row.model_dump()) if row is not None else None
-
-    copy = await _copies.get(session, item_code, load)
+    copy = await _copies.row(session, ItemCopy, item_code)
     if copy is None or (copy.retired and not allow_retired):
         raise InvalidInput(f"No published service item with code {item_code!r}", slug="unknown-item")
     return copy

@@ -46,6 +46,16 @@ class LocalCopies(Generic[K, V]):
             entries[key] = (now, value)
         return value
 
+    async def row(self, session: AsyncSession, model: type[V], key: K) -> V | None:
+        """The row of ``model`` with primary key ``key``, as a detached snapshot (requests share it,
+        no session owns it)."""
+
+        async def load() -> V | None:
+            found = await session.get(model, key)
+            return model.model_validate(found.model_dump()) if found is not None else None  # type: ignore[attr-defined]
+
+        return await self.get(session, key, load)
+
     def drop_on_commit(self, session: AsyncSession, key: K) -> None:
         """Forget ``key`` now and again when the session's transaction commits (the applying
         process reads the new row from then on)."""
