@@ -83,7 +83,12 @@ async def list_items(
     "/items/{item_code}",
     response_model=ItemRead,
     summary="An item's live version (public), with its ETag",
-    responses=problem_responses(404, 422),
+    description="Send the ETag back in `If-None-Match`: while that version is still the published one "
+    "the answer is 304 with no body.",
+    responses={
+        304: {"description": "Not modified: `If-None-Match` names the live version's ETag"},
+        **problem_responses(404, 422),
+    },
 )
 async def get_item(item_code: ItemCode, request: Request) -> Response:
     # From memory while the catalogue generation stands (routes/cache.py); If-None-Match may be a 304.
